@@ -1,0 +1,1 @@
+"""Prefect flows, task wrappers, artifacts and the ``longterm`` CLI. Nothing imports this package."""

@@ -1,0 +1,48 @@
+"""Storage layer: datasets that can be trusted.
+
+A dataset is a directory (local path, ``file://`` URI or object-store URI such as
+``s3://bucket/prefix``) holding shards plus ``manifest.json``. The manifest is written
+last, so a dataset without one is incomplete and refused; every shard carries its row
+count, size and sha256, checked when read.
+
+This package imports nothing from the rest of the repository (it is the leaf).
+
+    from storage import DatasetWriter, open_dataset
+"""
+
+from storage.dataset import (
+    Dataset,
+    DatasetWriter,
+    content_key,
+    open_dataset,
+    resolve_dataset_uri,
+    write_shard,
+)
+from storage.errors import DatasetError
+from storage.manifest import Counts, InputRef, Manifest, ShardInfo
+from storage.schema import (
+    DOCUMENT_SCHEMA,
+    DROPPED_SCHEMA,
+    QUARANTINE_SCHEMA,
+    conform_documents,
+)
+from storage.version import code_version
+
+__all__ = [
+    "Counts",
+    "DOCUMENT_SCHEMA",
+    "DROPPED_SCHEMA",
+    "Dataset",
+    "DatasetError",
+    "DatasetWriter",
+    "InputRef",
+    "Manifest",
+    "QUARANTINE_SCHEMA",
+    "ShardInfo",
+    "code_version",
+    "conform_documents",
+    "content_key",
+    "open_dataset",
+    "resolve_dataset_uri",
+    "write_shard",
+]

@@ -1,0 +1,322 @@
+"""Write and read versioned, checksummed datasets.
+
+Layout of a stage output given ``--out ROOT``::
+
+    ROOT/LATEST                       text file: name of the newest complete version
+    ROOT/<stage>-<key>/manifest.json  written last; its presence means "complete"
+    ROOT/<stage>-<key>/data/part-00000.parquet
+    ROOT/<stage>-<key>/dropped/part-00000.parquet
+    ROOT/<stage>-<key>/quarantine/part-00000.parquet
+
+``key`` is :func:`content_key` of the stage name, its resolved config, the digests of its
+input manifests and the package version, so rerunning a stage on the same inputs with the
+same config finds a complete version and does nothing, and a changed config writes a new
+version beside the old one. Shards are written under temporary names and renamed; the
+manifest goes last (also through a temporary name), and ``LATEST`` after it. A killed
+writer therefore leaves at most a version without ``manifest.json``, which readers refuse.
+
+Usage (driver)::
+
+    w = DatasetWriter("out/filtered", kind="documents", stage="filter", config=cfg, inputs=[...])
+    if w.is_complete():
+        return w.location
+    info = write_shard(w.location, "data", 0, table)      # also callable inside Ray workers
+    w.commit([info, ...], counts)
+
+Usage (reader)::
+
+    ds = open_dataset("out/filtered")          # resolves LATEST, checks the manifest
+    for batch in ds.iter_batches("data"):      # every shard's sha256 is checked as it is read
+        ...
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import io
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.ipc as ipc
+import pyarrow.parquet as pq
+
+from storage.errors import DatasetError
+from storage.manifest import Counts, InputRef, Manifest, ShardInfo
+from storage.uri import filesystem_for, join
+from storage.version import code_version, package_version
+
+MANIFEST = "manifest.json"
+LATEST = "LATEST"
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def content_key(stage: str, config: dict[str, Any], input_digests: Sequence[str], version: str | None = None) -> str:
+    """Deterministic 16-hex key of (stage, config, input digests, package version)."""
+    payload = json.dumps(
+        {"stage": stage, "config": config, "inputs": list(input_digests), "version": version or package_version()},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------- low-level I/O
+
+
+def _write_bytes_atomic(uri: str, data: bytes) -> None:
+    fs, path = filesystem_for(uri)
+    parent = path.rsplit("/", 1)[0]
+    fs.create_dir(parent, recursive=True)
+    tmp = f"{parent}/.tmp-{uuid.uuid4().hex[:12]}-{path.rsplit('/', 1)[1]}"
+    with fs.open_output_stream(tmp) as f:
+        f.write(data)
+    fs.move(tmp, path)
+
+
+def _read_bytes(uri: str) -> bytes:
+    fs, path = filesystem_for(uri)
+    with fs.open_input_stream(path) as f:
+        return f.read()
+
+
+def _exists(uri: str) -> bool:
+    fs, path = filesystem_for(uri)
+    return fs.get_file_info(path).type != pafs.FileType.NotFound
+
+
+def table_to_bytes(table: pa.Table, fmt: str) -> bytes:
+    """Serialise a table: ``parquet`` (zstd) for documents, ``arrow`` (uncompressed IPC file) for tokens."""
+    sink = io.BytesIO()
+    if fmt == "parquet":
+        pq.write_table(table, sink, compression="zstd", row_group_size=min(max(table.num_rows, 1), 8192))
+    elif fmt == "arrow":
+        with ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+    else:
+        raise ValueError(f"unknown shard format {fmt!r} (parquet or arrow)")
+    return sink.getvalue()
+
+
+def write_shard(
+    location: str,
+    section: str,
+    index: int,
+    table: pa.Table,
+    *,
+    fmt: str = "parquet",
+    name: str | None = None,
+    attrs: dict[str, Any] | None = None,
+) -> ShardInfo:
+    """Write one shard atomically under ``location/section/`` and return its ShardInfo.
+
+    Stateless and picklable-friendly: call it from Ray workers with the writer's ``location``.
+    ``name`` overrides the default ``part-{index:05d}.{fmt}``.
+    """
+    data = table_to_bytes(table, fmt)
+    rel = f"{section}/{name or f'part-{index:05d}.{fmt}'}"
+    _write_bytes_atomic(join(location, rel), data)
+    return ShardInfo(
+        path=rel,
+        section=section,
+        rows=table.num_rows,
+        bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        attrs=dict(attrs or {}),
+    )
+
+
+# ----------------------------------------------------------------------------- writer
+
+
+class DatasetWriter:
+    """Stage a new dataset version and publish it atomically (manifest last)."""
+
+    def __init__(
+        self,
+        root: str,
+        *,
+        kind: str,
+        stage: str,
+        config: dict[str, Any],
+        inputs: Sequence[InputRef] = (),
+        key: str | None = None,
+        versioned: bool = True,
+    ) -> None:
+        self.root = root.rstrip("/")
+        self.kind = kind
+        self.stage = stage
+        self.config = config
+        self.inputs = list(inputs)
+        self.key = key or content_key(stage, config, [i.digest for i in self.inputs])
+        self.versioned = versioned
+        self.location = join(self.root, f"{stage}-{self.key}") if versioned else self.root
+        self.created_at = _now()
+
+    def is_complete(self) -> bool:
+        """True when this exact version was already published and its manifest reads back."""
+        try:
+            m = Manifest.from_json(_read_bytes(join(self.location, MANIFEST)).decode())
+        except (FileNotFoundError, OSError, ValueError, KeyError):
+            return False
+        return m.key == self.key
+
+    def write(self, section: str, index: int, table: pa.Table, **kw: Any) -> ShardInfo:
+        return write_shard(self.location, section, index, table, **kw)
+
+    def commit(self, shards: Sequence[ShardInfo], counts: Counts, stats: dict[str, Any] | None = None) -> Manifest:
+        """Check conservation, write ``manifest.json`` last, then point ``LATEST`` at this version."""
+        counts.check(self.stage)
+        kept_rows = sum(s.rows for s in shards if s.section == "data")
+        if self.kind == "documents" and kept_rows != counts.kept:
+            raise AssertionError(f"{self.stage}: data shards hold {kept_rows} rows but counts.kept is {counts.kept}")
+        q_rows = sum(s.rows for s in shards if s.section == "quarantine")
+        if self.kind == "documents" and q_rows != counts.quarantined:
+            raise AssertionError(
+                f"{self.stage}: quarantine shards hold {q_rows} rows but counts.quarantined is {counts.quarantined}"
+            )
+        manifest = Manifest(
+            kind=self.kind,
+            stage=self.stage,
+            key=self.key,
+            config=self.config,
+            inputs=self.inputs,
+            code_version=code_version(),
+            shards=sorted(shards, key=lambda s: (s.section, s.path)),
+            counts=counts,
+            stats=stats or {},
+            created_at=self.created_at,
+            finished_at=_now(),
+        )
+        _write_bytes_atomic(join(self.location, MANIFEST), manifest.to_json().encode())
+        if self.versioned:
+            _write_bytes_atomic(join(self.root, LATEST), f"{self.stage}-{self.key}\n".encode())
+        return manifest
+
+
+# ----------------------------------------------------------------------------- reader
+
+
+def resolve_dataset_uri(uri: str) -> str:
+    """Return the version directory a URI names: itself if it has a manifest, else via ``LATEST``."""
+    uri = uri.rstrip("/")
+    if _exists(join(uri, MANIFEST)):
+        return uri
+    if _exists(join(uri, LATEST)):
+        name = _read_bytes(join(uri, LATEST)).decode().strip()
+        target = join(uri, name)
+        if _exists(join(target, MANIFEST)):
+            return target
+        raise DatasetError(
+            f"{uri}: LATEST points to {name!r}, which has no {MANIFEST} (incomplete or deleted); "
+            f"rerun the stage that writes {uri}"
+        )
+    if not _exists(uri):
+        raise DatasetError(f"{uri}: no such dataset (path does not exist)")
+    raise DatasetError(
+        f"{uri}: no {MANIFEST} here, so the dataset is incomplete (a writer was killed before publishing) "
+        f"or this is not a dataset directory; rerun the stage that writes it"
+    )
+
+
+class Dataset:
+    """A published dataset: its manifest plus verified access to its shards."""
+
+    def __init__(self, uri: str, manifest: Manifest) -> None:
+        self.uri = uri
+        self.manifest = manifest
+
+    @property
+    def digest(self) -> str:
+        return self.manifest.digest
+
+    @property
+    def kind(self) -> str:
+        return self.manifest.kind
+
+    def ref(self) -> InputRef:
+        return InputRef(uri=self.uri, digest=self.digest)
+
+    def shards(self, section: str = "data") -> list[ShardInfo]:
+        return self.manifest.shards_in(section)
+
+    def shard_uri(self, shard: ShardInfo) -> str:
+        return join(self.uri, shard.path)
+
+    def read_shard_bytes(self, shard: ShardInfo, verify: bool = True) -> bytes:
+        uri = self.shard_uri(shard)
+        try:
+            data = _read_bytes(uri)
+        except (FileNotFoundError, OSError) as e:
+            raise DatasetError(
+                f"{self.uri}: shard {shard.path} listed in the manifest cannot be read ({e}); "
+                f"the dataset is damaged: delete {self.uri} and rerun the stage that wrote it"
+            ) from e
+        if verify:
+            if len(data) != shard.bytes:
+                raise DatasetError(
+                    f"{self.uri}: shard {shard.path} has {len(data)} bytes, manifest says {shard.bytes} "
+                    f"(truncated or overwritten); delete {self.uri} and rerun the stage that wrote it"
+                )
+            digest = hashlib.sha256(data).hexdigest()
+            if digest != shard.sha256:
+                raise DatasetError(
+                    f"{self.uri}: checksum mismatch in shard {shard.path} (sha256 {digest[:12]}..., manifest "
+                    f"{shard.sha256[:12]}...); the shard was modified or corrupted: delete {self.uri} and rerun "
+                    f"the stage that wrote it"
+                )
+        return data
+
+    def read_shard(self, shard: ShardInfo, columns: Sequence[str] | None = None, verify: bool = True) -> pa.Table:
+        data = self.read_shard_bytes(shard, verify=verify)
+        buf = pa.BufferReader(data)
+        if shard.path.endswith(".arrow"):
+            table = ipc.open_file(buf).read_all()
+            return table.select(list(columns)) if columns else table
+        return pq.read_table(buf, columns=list(columns) if columns else None)
+
+    def iter_tables(self, section: str = "data", columns: Sequence[str] | None = None) -> Iterator[pa.Table]:
+        for shard in self.shards(section):
+            yield self.read_shard(shard, columns=columns)
+
+    def read_all(self, section: str = "data", columns: Sequence[str] | None = None) -> pa.Table:
+        tables = list(self.iter_tables(section, columns))
+        if not tables:
+            from storage.schema import DOCUMENT_SCHEMA, DROPPED_SCHEMA, QUARANTINE_SCHEMA
+
+            schema = {"data": DOCUMENT_SCHEMA, "dropped": DROPPED_SCHEMA, "quarantine": QUARANTINE_SCHEMA}.get(section)
+            if schema is None:
+                return pa.table({})
+            empty = schema.empty_table()
+            return empty.select(list(columns)) if columns else empty
+        return pa.concat_tables(tables, promote_options="default")
+
+    def verify(self) -> None:
+        """Check every shard's size and sha256; raise DatasetError naming the first bad one."""
+        for shard in self.manifest.shards:
+            self.read_shard_bytes(shard, verify=True)
+
+    def __repr__(self) -> str:
+        c = self.manifest.counts
+        return f"Dataset({self.uri!r}, kind={self.kind}, stage={self.manifest.stage}, kept={c.kept})"
+
+
+def open_dataset(uri: str, *, kind: str | None = None) -> Dataset:
+    """Open a published dataset (resolving ``LATEST``); refuse incomplete ones and wrong kinds."""
+    location = resolve_dataset_uri(uri)
+    try:
+        manifest = Manifest.from_json(_read_bytes(join(location, MANIFEST)).decode())
+    except (ValueError, KeyError) as e:
+        raise DatasetError(f"{location}/{MANIFEST} is not a valid manifest ({e}); rerun the stage that wrote it") from e
+    if kind is not None and manifest.kind != kind:
+        raise DatasetError(
+            f"{uri}: is a {manifest.kind!r} dataset (stage {manifest.stage!r}), but a {kind!r} dataset is needed here"
+        )
+    return Dataset(location, manifest)

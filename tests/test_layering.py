@@ -1,0 +1,69 @@
+"""The dependency direction of the architecture, enforced on every module's imports.
+
+flows -> tasks -> {dedup, model, storage}; nothing imports flows; model, dedup, storage
+and tasks never import prefect; model and storage never import ray; storage imports
+nothing from the repository.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ["flows", "tasks", "model", "dedup", "storage"]
+
+# package -> top-level modules it must never import
+FORBIDDEN = {
+    "storage": {"prefect", "ray", "torch", "flows", "tasks", "model", "dedup"},
+    "dedup": {"prefect", "torch", "flows", "tasks", "model"},
+    "model": {"prefect", "ray", "flows", "tasks", "dedup"},
+    "tasks": {"prefect", "flows"},
+    "flows": set(),
+}
+
+
+def imported_top_levels(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def modules_of(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_package_respects_layering(package: str) -> None:
+    files = modules_of(package)
+    assert files, f"package {package}/ has no modules"
+    violations = []
+    for path in files:
+        bad = imported_top_levels(path) & FORBIDDEN[package]
+        if bad:
+            violations.append(f"{path.relative_to(ROOT)} imports {sorted(bad)}")
+    assert not violations, "layering violated:\n" + "\n".join(violations)
+
+
+def test_nothing_imports_flows() -> None:
+    offenders = [
+        str(p.relative_to(ROOT))
+        for pkg in PACKAGES
+        if pkg != "flows"
+        for p in modules_of(pkg)
+        if "flows" in imported_top_levels(p)
+    ]
+    assert not offenders, f"only flows/ may import flows: {offenders}"
+
+
+def test_checker_catches_a_violation(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("import prefect\nfrom ray.data import Dataset\nfrom . import sibling\n")
+    assert imported_top_levels(bad) == {"prefect", "ray"}
