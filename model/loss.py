@@ -1,0 +1,77 @@
+"""Cross-entropy over a big vocabulary without materialising all logits.
+
+With vocab 102,400 and 16k tokens per micro-batch, fp32 logits alone take 6.7 GB, plus as much again
+for their gradient. ``chunked_cross_entropy(h, W, targets)`` computes head + loss chunk by chunk of
+rows: for each chunk it forms the logits, their log-sum-exp and loss, and, since the loss is the
+final scalar, also the chunk's gradients with respect to ``h`` and ``W`` right away (softmax minus
+one-hot). Only one chunk of logits exists at any time; backward merely scales the stored gradients.
+The extra memory is one [N, D] gradient plus an fp32 [V, D] accumulator.
+
+    loss = chunked_cross_entropy(model.hidden_states(x).flatten(0, 1), model.output.weight, y.flatten())
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+IGNORE_INDEX = -100
+
+
+class _ChunkedLinearCrossEntropy(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, h: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, chunk_size: int, compute_dtype: torch.dtype):
+        # h [N, D], weight [V, D], targets [N]; mean over targets != IGNORE_INDEX
+        n_valid = (targets != IGNORE_INDEX).sum().clamp(min=1)
+        hc, wc = h.to(compute_dtype), weight.to(compute_dtype)
+        needs_grad = h.requires_grad or weight.requires_grad
+        grad_h = torch.empty_like(hc) if needs_grad else None
+        grad_w = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device) if needs_grad else None
+        total = torch.zeros((), dtype=torch.float32, device=h.device)
+        for start in range(0, h.shape[0], chunk_size):
+            hs = hc[start : start + chunk_size]  # [n, D]
+            t = targets[start : start + chunk_size]  # [n]
+            logits = (hs @ wc.t()).float()  # [n, V]
+            valid = t != IGNORE_INDEX
+            t_safe = torch.where(valid, t, torch.zeros_like(t))
+            lse = torch.logsumexp(logits, dim=-1)  # [n]
+            target_logit = logits.gather(1, t_safe[:, None]).squeeze(1)
+            total = total + ((lse - target_logit) * valid).sum()
+            if needs_grad:
+                grad_logits = torch.exp(logits - lse[:, None])  # softmax, in place of the logits
+                grad_logits.scatter_add_(1, t_safe[:, None], -torch.ones_like(lse[:, None]))
+                grad_logits = (grad_logits * (valid[:, None] / n_valid)).to(compute_dtype)  # [n, V]
+                grad_h[start : start + chunk_size] = grad_logits @ wc
+                grad_w.add_(grad_logits.t() @ hs)
+        if needs_grad:
+            ctx.save_for_backward(grad_h, grad_w)
+            ctx.dtypes = (h.dtype, weight.dtype)
+        return total / n_valid
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        grad_h, grad_w = ctx.saved_tensors
+        h_dtype, w_dtype = ctx.dtypes
+        return (grad_h * grad_out).to(h_dtype), (grad_w * grad_out).to(w_dtype), None, None, None
+
+
+def chunked_cross_entropy(
+    h: torch.Tensor,  # [N, D] final hidden states
+    weight: torch.Tensor,  # [V, D] output head
+    targets: torch.Tensor,  # [N] token ids, IGNORE_INDEX to skip
+    *,
+    chunk_size: int = 8192,
+) -> torch.Tensor:
+    """Mean cross-entropy of ``h @ weight.T`` against ``targets``; equal to
+    ``F.cross_entropy((h @ weight.T).float(), targets, ignore_index=-100)`` in value and gradients.
+
+    Under CUDA autocast the matmuls run in the autocast dtype (bf16); the softmax is always fp32."""
+    compute_dtype = torch.get_autocast_dtype("cuda") if (h.is_cuda and torch.is_autocast_enabled("cuda")) else h.dtype
+    with torch.autocast(device_type=h.device.type, enabled=False):
+        return _ChunkedLinearCrossEntropy.apply(h, weight, targets, chunk_size, compute_dtype)
+
+
+def full_cross_entropy(h: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The plain version (all logits at once); used by the benchmark to compare against."""
+    logits = F.linear(h, weight)  # [N, V]
+    return F.cross_entropy(logits.float(), targets, ignore_index=IGNORE_INDEX)
