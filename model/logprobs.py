@@ -1,0 +1,71 @@
+"""Per-token log-probabilities of targets under the model; shared by DPO, SFT eval and MC scoring.
+
+    lp = token_logprobs(model, inputs, targets)        # [B, T] fp32, 0 where targets == IGNORE_INDEX
+    seq = lp.sum(-1)                                   # log p(response | prompt) per row
+
+The head is applied ``chunk_rows`` rows at a time so a big vocabulary never materialises
+[B, T, V] logits for the whole batch; under autograd each chunk is recomputed in backward
+(activation checkpointing) for the same reason.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
+
+from model.loss import IGNORE_INDEX
+
+
+def _chunk_logprobs(h: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    logits = F.linear(h, weight).float()  # [n, T, V]
+    valid = targets != IGNORE_INDEX
+    safe = torch.where(valid, targets, torch.zeros_like(targets))
+    lp = torch.log_softmax(logits, dim=-1).gather(-1, safe[..., None]).squeeze(-1)  # [n, T]
+    return lp * valid
+
+
+def token_logprobs(
+    model: torch.nn.Module,
+    inputs: torch.Tensor,  # [B, T]
+    targets: torch.Tensor,  # [B, T], IGNORE_INDEX where no score is wanted
+    *,
+    segment_ids: torch.Tensor | None = None,
+    chunk_rows: int = 4,
+) -> torch.Tensor:
+    """log p(targets[b, t] | inputs[b, :t+1]) as fp32 [B, T]; 0 at ignored positions."""
+    h = model.hidden_states(inputs, segment_ids=segment_ids)  # [B, T, D]
+    weight = model.output.weight
+    out = []
+    for start in range(0, h.shape[0], chunk_rows):
+        hs, ts = h[start : start + chunk_rows], targets[start : start + chunk_rows]
+        if torch.is_grad_enabled() and (hs.requires_grad or weight.requires_grad):
+            out.append(checkpoint(_chunk_logprobs, hs, weight, ts, use_reentrant=False))
+        else:
+            out.append(_chunk_logprobs(hs, weight, ts))
+    return torch.cat(out, dim=0)
+
+
+def right_pad(seqs: list[list[int]], pad_id: int, length: int | None = None) -> torch.Tensor:
+    """[len(seqs), length or max len] long tensor, right-padded with ``pad_id``."""
+    T = length or max(len(s) for s in seqs)
+    out = torch.full((len(seqs), T), pad_id, dtype=torch.long)
+    for i, s in enumerate(seqs):
+        out[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+    return out
+
+
+def continuation_batch(
+    contexts: list[list[int]], continuations: list[list[int]], pad_id: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """inputs/targets for scoring ``continuation`` after ``context`` (right-padded, causal: pads never
+    influence the scored positions). Targets are IGNORE_INDEX outside the continuation."""
+    seqs = [c + k for c, k in zip(contexts, continuations)]
+    T = max(len(s) for s in seqs) - 1
+    inputs = right_pad([s[:-1] for s in seqs], pad_id, T)
+    targets = torch.full((len(seqs), T), IGNORE_INDEX, dtype=torch.long)
+    for i, (c, k) in enumerate(zip(contexts, continuations)):
+        if not c or not k:
+            raise ValueError("context and continuation must both be non-empty (prefix the context with BOS)")
+        targets[i, len(c) - 1 : len(c) - 1 + len(k)] = torch.tensor(k, dtype=torch.long)
+    return inputs, targets
