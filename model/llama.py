@@ -16,6 +16,8 @@ Architectural choices (the diff against a textbook transformer):
 Packed sequences: ``segment_ids`` [B, T] makes attention block-diagonal causal (a token sees only earlier
 tokens of its own segment) and, unless ``positions`` are given, restarts positions at each segment.
 Generation: ``Transformer.new_kv_cache(...)`` plus ``forward(tokens, kv_cache=cache, start_pos=p)``.
+Training: ``forward(tokens, targets=y)`` returns the loss through the chunked cross-entropy (inside
+``forward`` so FSDP's hooks gather the output head and ``torch.compile`` sees one graph).
 
 Shape legend: B batch, T tokens in this call, S cached length, D d_model, H query heads, K kv heads,
 E head dim, V vocab, F FFN hidden.
@@ -36,6 +38,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
+
+from model.loss import chunked_cross_entropy
 
 
 @dataclass
@@ -235,6 +239,7 @@ class Transformer(nn.Module):
         self.norm = RMSNorm(cfg.d_model, cfg.norm_eps)
         self.output = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)  # untied from tok_embeddings
         self.activation_checkpointing = False
+        self.loss_chunk_size = 8192  # rows of logits formed at once by the training loss
         self.reset_parameters()
 
     @torch.no_grad()
@@ -306,8 +311,11 @@ class Transformer(nn.Module):
         positions: torch.Tensor | None = None,
         kv_cache: list[KVCache] | None = None,
         start_pos: int = 0,
+        targets: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Logits [B, T, V]. For training over a big vocabulary use ``model.loss.chunked_cross_entropy``
-        on ``hidden_states`` instead, which never materialises all logits at once."""
+        """Logits [B, T, V]; or, given ``targets`` [B, T] (-100 = ignore), the mean cross-entropy as a scalar,
+        computed chunk by chunk so the [B*T, V] fp32 logits never exist at once (``model/loss.py``)."""
         h = self.hidden_states(tokens, segment_ids=segment_ids, positions=positions, kv_cache=kv_cache, start_pos=start_pos)
+        if targets is not None:
+            return chunked_cross_entropy(h.flatten(0, 1), self.output.weight, targets.flatten(), chunk_size=self.loss_chunk_size)
         return self.output(h)

@@ -120,3 +120,13 @@ def test_activation_checkpointing_gives_same_gradients() -> None:
         m(x).float().logsumexp(-1).mean().backward()
         grads.append(m.layers[0].attention.wqkv.weight.grad.clone())
     torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_forward_with_targets_is_the_cross_entropy_of_the_logits() -> None:
+    m = tiny()
+    x, y = torch.randint(0, 512, (2, 16)), torch.randint(0, 512, (2, 16))
+    y[0, :3] = -100
+    m.loss_chunk_size = 5
+    with torch.no_grad():
+        ref = torch.nn.functional.cross_entropy(m(x).flatten(0, 1), y.flatten(), ignore_index=-100)
+        torch.testing.assert_close(m(x, targets=y), ref)

@@ -1,0 +1,290 @@
+"""Training checkpoints: sharded model + optimizer through torch.distributed.checkpoint (DCP), plus JSON
+for everything else, never unpickling arbitrary objects on load.
+
+Layout of one checkpoint (``RUN/checkpoints/step-00001000/``)::
+
+    .metadata, __*_*.distcp   DCP: model and optimizer state (sharded under FSDP, resharded on load)
+    rank-00000.json           per rank: loader state and RNG states (torch CPU/CUDA, numpy, python)
+    meta.json                 written LAST by rank 0: step, tokens seen, model config, train config,
+                              schedule state, world size. A directory without it is incomplete.
+
+Saves are asynchronous when asked (``dcp.async_save``: the state is staged to host memory, then written
+by a background thread while training continues); ``meta.json`` goes in only once the write finished.
+Loading reads DCP's pickled ``.metadata`` with an unpickler that admits DCP's own metadata classes
+only, and tensors/bytes entries with ``torch.load(weights_only=True)`` (DCP's default).
+
+    from model.checkpoint import load_model
+    model, cfg = load_model("runs/pretrain-tiny")          # latest complete checkpoint of a run
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import pickle
+import random
+import re
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.distributed.checkpoint as dcp
+from torch.distributed.checkpoint import DefaultLoadPlanner, FileSystemReader
+from torch.distributed.checkpoint.state_dict import (
+    StateDictOptions,
+    get_model_state_dict,
+    get_state_dict,
+    set_model_state_dict,
+    set_state_dict,
+)
+
+from model.llama import ModelConfig, Transformer
+
+FORMAT = 1
+META = "meta.json"
+STEP_DIR = re.compile(r"^step-(\d{8})$")
+SHAPE_FIELDS = ("vocab_size", "n_layer", "d_model", "n_head", "n_kv_head", "ffn_hidden")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, incomplete, or does not fit the model it is loaded into."""
+
+
+# ----------------------------------------------------------------------------- safe DCP metadata
+
+
+_ALLOWED_GLOBALS = {
+    ("torch", "Size"),
+    ("torch.serialization", "_get_layout"),
+    ("pathlib", "PosixPath"),
+    ("pathlib", "PurePosixPath"),
+    ("pathlib", "WindowsPath"),
+    ("collections", "OrderedDict"),
+}
+
+
+class _DCPMetadataUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if module.startswith("torch.distributed.checkpoint") or (module, name) in _ALLOWED_GLOBALS:
+            return super().find_class(module, name)
+        if module == "torch" and isinstance(getattr(torch, name, None), torch.dtype):
+            return getattr(torch, name)
+        raise CheckpointError(f"refusing to unpickle {module}.{name} from a checkpoint's DCP metadata (not a DCP metadata class)")
+
+
+class SafeFileSystemReader(FileSystemReader):
+    """FileSystemReader whose ``.metadata`` is unpickled with an allow-list of DCP classes."""
+
+    def read_metadata(self, *args: Any, **kwargs: Any):
+        path = self._get_metadata_path(kwargs.get("rank"))
+        with self.fs.create_stream(path, "rb") as f:
+            metadata = _DCPMetadataUnpickler(f).load()
+        from torch.distributed.checkpoint.metadata import StorageMeta
+
+        if getattr(metadata, "storage_meta", None) is None:
+            metadata.storage_meta = StorageMeta()
+        metadata.storage_meta.load_id = self.load_id
+        return metadata
+
+
+# ----------------------------------------------------------------------------- RNG as JSON
+
+
+def _b64(t: torch.Tensor) -> str:
+    return base64.b64encode(t.cpu().numpy().tobytes()).decode()
+
+
+def _unb64(s: str) -> torch.Tensor:
+    return torch.from_numpy(np.frombuffer(base64.b64decode(s), dtype=np.uint8).copy())
+
+
+def rng_state() -> dict[str, Any]:
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    return {
+        "torch_cpu": _b64(torch.get_rng_state()),
+        "torch_cuda": _b64(torch.cuda.get_rng_state()) if torch.cuda.is_available() and torch.cuda.is_initialized() else None,
+        "numpy": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]), float(np_state[4])],
+        "python": [py_state[0], list(py_state[1]), py_state[2]],
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(_unb64(state["torch_cpu"]))
+    if state.get("torch_cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state(_unb64(state["torch_cuda"]))
+    n = state["numpy"]
+    np.random.set_state((n[0], np.array(n[1], dtype=np.uint32), n[2], n[3], n[4]))
+    p = state["python"]
+    random.setstate((p[0], tuple(p[1]), p[2]))
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, torch.Tensor):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"{type(o).__name__} is not JSON-serialisable in a checkpoint")
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_name(f".tmp-{path.name}")
+    tmp.write_text(json.dumps(obj, default=_json_default, indent=1))
+    tmp.replace(path)
+
+
+# ----------------------------------------------------------------------------- finding checkpoints
+
+
+def list_checkpoints(root: str | Path) -> list[tuple[int, Path]]:
+    """Complete checkpoints (with meta.json) under ``root`` (a run dir or its checkpoints/ dir), by step."""
+    root = Path(root)
+    if (root / "checkpoints").is_dir():
+        root = root / "checkpoints"
+    if not root.is_dir():
+        return []
+    found = []
+    for d in root.iterdir():
+        m = STEP_DIR.match(d.name)
+        if m and (d / META).is_file():
+            found.append((int(m.group(1)), d))
+    return sorted(found)
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A checkpoint dir itself, or the latest complete one of a run dir / checkpoints dir."""
+    path = Path(path)
+    if (path / META).is_file():
+        return path
+    found = list_checkpoints(path)
+    if not found:
+        hint = " (it has step dirs but none with meta.json: saves were interrupted)" if any(path.glob("**/step-*")) else ""
+        raise CheckpointError(f"{path}: no complete checkpoint here{hint}")
+    return found[-1][1]
+
+
+def read_meta(ckpt: str | Path) -> dict[str, Any]:
+    ckpt = resolve_checkpoint(ckpt)
+    meta = json.loads((ckpt / META).read_text())
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{ckpt}: checkpoint format {meta.get('format')!r}, this code reads {FORMAT}")
+    return meta
+
+
+def check_shape(ckpt_cfg: dict[str, Any], cfg: ModelConfig, where: str) -> None:
+    diff = {k: (ckpt_cfg.get(k), getattr(cfg, k)) for k in SHAPE_FIELDS if ckpt_cfg.get(k) != getattr(cfg, k)}
+    if diff:
+        detail = ", ".join(f"{k}: checkpoint {a} vs model {b}" for k, (a, b) in diff.items())
+        raise CheckpointError(f"{where} was saved from a different model shape ({detail}); use the same preset/overrides or a matching checkpoint")
+
+
+# ----------------------------------------------------------------------------- save
+
+
+class Checkpointer:
+    """Saves checkpoints of one run, every N steps / M minutes as the caller decides, keeping the last k.
+
+    ``protect_before_step``: also keep the newest checkpoint taken before this step (the multi-step
+    schedule's first decay), which continual training (``--extend-from``) restarts from."""
+
+    def __init__(self, run_dir: str | Path, *, keep_last: int = 3, async_save: bool = False, protect_before_step: int | None = None) -> None:
+        self.root = Path(run_dir) / "checkpoints"
+        self.keep_last = max(1, keep_last)
+        self.async_save = async_save
+        self.protect_before_step = protect_before_step
+        self.rank = dist.get_rank() if dist.is_initialized() else 0
+        self._pending: tuple[Future, Callable[[], None]] | None = None
+        self.last_save_time = time.monotonic()
+
+    def save(self, step: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer, *, meta: dict[str, Any], rank_state: dict[str, Any]) -> Path:
+        self.wait()  # one save in flight at a time
+        path = self.root / f"step-{step:08d}"
+        if self.rank == 0:
+            if path.exists():
+                shutil.rmtree(path)  # a stale incomplete save of the same step
+            path.mkdir(parents=True)
+        if dist.is_initialized():
+            dist.barrier()
+        msd, osd = get_state_dict(model, optimizer)
+        _write_json(path / f"rank-{self.rank:05d}.json", {**rank_state, "rng": rng_state()})
+        full_meta = {"format": FORMAT, "step": step, "world_size": dist.get_world_size() if dist.is_initialized() else 1, "saved_at": time.time(), **meta}
+
+        def finish() -> None:
+            if self.rank == 0:
+                _write_json(path / META, full_meta)
+                self._prune()
+
+        state = {"model": msd, "optim": osd}
+        if self.async_save:
+            self._pending = (dcp.async_save(state, checkpoint_id=str(path)), finish)
+        else:
+            dcp.save(state, checkpoint_id=str(path))
+            finish()
+        self.last_save_time = time.monotonic()
+        return path
+
+    def poll(self) -> None:
+        """Finish an async save if its write has completed (cheap; call every step)."""
+        if self._pending is not None and self._pending[0].done():
+            self.wait()
+
+    def wait(self) -> None:
+        if self._pending is not None:
+            fut, finish = self._pending
+            self._pending = None
+            fut.result()
+            finish()
+
+    def _prune(self) -> None:
+        complete = list_checkpoints(self.root)
+        keep = {p for _, p in complete[-self.keep_last :]}
+        if self.protect_before_step is not None:
+            before = [p for s, p in complete if s <= self.protect_before_step]
+            if before:
+                keep.add(before[-1])
+        for _, p in complete:
+            if p not in keep:
+                shutil.rmtree(p, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- load
+
+
+def load_checkpoint(ckpt: str | Path, model: Transformer, optimizer: torch.optim.Optimizer | None = None) -> dict[str, Any]:
+    """Load model (and optimizer) state in place; return meta.json plus this rank's ``rank_state``."""
+    path = resolve_checkpoint(ckpt)
+    meta = read_meta(path)
+    check_shape(meta["model_config"], model.cfg, str(path))
+    opts = StateDictOptions(strict=True)
+    if optimizer is not None:
+        msd, osd = get_state_dict(model, optimizer, options=opts)
+        state = {"model": msd, "optim": osd}
+        dcp.load(state, storage_reader=SafeFileSystemReader(str(path)))
+        set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"], options=opts)
+    else:
+        state = {"model": get_model_state_dict(model, options=opts)}
+        dcp.load(state, storage_reader=SafeFileSystemReader(str(path)), planner=DefaultLoadPlanner(allow_partial_load=True))
+        set_model_state_dict(model, state["model"], options=opts)
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    rank_file = path / f"rank-{rank:05d}.json"
+    meta["rank_state"] = json.loads(rank_file.read_text()) if rank_file.is_file() else None
+    return meta
+
+
+def load_model(ckpt_dir: str | Path, map_location: str | torch.device = "cpu") -> tuple[Transformer, ModelConfig]:
+    """The model of a checkpoint (or of a run's latest checkpoint), in eval mode, fp32 weights."""
+    path = resolve_checkpoint(ckpt_dir)
+    cfg = ModelConfig(**read_meta(path)["model_config"])
+    model = Transformer(cfg)
+    load_checkpoint(path, model)
+    return model.to(map_location).eval(), cfg
