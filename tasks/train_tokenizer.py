@@ -27,9 +27,9 @@ import storage
 from model.tokenizer import META_FILE, MODEL_FILE, Tokenizer
 from storage import Counts, DatasetWriter, ShardInfo, open_dataset
 from storage.uri import filesystem_for, join
+from tasks.ops.doc_hash import doc_fraction
 from tasks.ops.tokenizer_training import (
     TokenizerTrainConfig,
-    doc_fraction,
     tokenizer_meta,
     train_sentencepiece_bpe,
     training_chunks,

@@ -37,12 +37,6 @@ class TokenizerTrainConfig:
     max_sentencepiece_length: int = 16
 
 
-def doc_fraction(doc_id: str, seed: int) -> float:
-    """A deterministic uniform number in [0, 1) for a document id (sampling and held-out split)."""
-    h = hashlib.sha1(f"{seed}:{doc_id}".encode()).digest()
-    return int.from_bytes(h[:8], "big") / 2**64
-
-
 def training_chunks(texts: Iterable[str], max_chars: int = MAX_CHUNK_CHARS) -> Iterator[str]:
     """Cut documents into training "sentences" at line ends (newlines kept, so ``\\n`` pieces are learnt)."""
     for text in texts:

@@ -95,3 +95,26 @@ def write_documents(root: Path | str, docs: list[dict], shards: int = 2, stage: 
         infos.append(write_shard(w.location, "data", k, table))
     w.commit(infos, Counts(input=len(docs), kept=len(docs)))
     return w.location
+
+
+def write_token_dataset(root: Path | str, train: list, val: dict | None = None, dtype: str = "uint16",
+                        vocab_size: int = 1000) -> str:
+    """Publish a token dataset from explicit arrays (one train shard per array, one val shard per language)."""
+    import numpy as np
+
+    from model.tokenizer import pad_vocab_size
+
+    w = DatasetWriter(str(root), kind="tokens", stage="fixture_tokens",
+                      config={"digest": hashlib.sha1(repr((train, val, dtype)).encode()).hexdigest()})
+    infos = []
+    for k, arr in enumerate(train):
+        table = pa.table({"tokens": pa.array(np.asarray(arr, dtype=dtype))})
+        infos.append(write_shard(w.location, "train", k, table, fmt="arrow", attrs={"split": "train"}))
+    for k, (lang, arr) in enumerate(sorted((val or {}).items())):
+        table = pa.table({"tokens": pa.array(np.asarray(arr, dtype=dtype))})
+        infos.append(write_shard(w.location, "val", k, table, fmt="arrow", name=f"{lang}-{k:05d}.arrow",
+                                 attrs={"split": "val", "lang": lang}))
+    stats = {"vocab_size": vocab_size, "padded_vocab_size": pad_vocab_size(vocab_size), "dtype": dtype, "eos_id": 2,
+             "bos_id": 1, "tokenizer_digest": "0" * 64}
+    w.commit(infos, Counts(input=len(train), kept=len(train)), stats)
+    return w.location
