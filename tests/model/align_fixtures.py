@@ -16,6 +16,8 @@ from model.tokenizer import MODEL_FILE, META_FILE, Tokenizer
 from tasks.ops.tokenizer_training import TokenizerTrainConfig, tokenizer_meta, train_sentencepiece_bpe, training_chunks
 from tests.tasks.tokens_fixtures import make_documents
 
+torch.set_num_threads(1)  # 2 cores shared by many test processes: one thread is faster than two contending
+
 CHAT_TEXTS = [
     "What is the capital of France? The capital of France is Paris.",
     "Please write a function that adds two numbers. def add(a, b): return a + b",
@@ -57,3 +59,13 @@ def tiny_model(vocab_size: int, seed: int = 0, **overrides) -> Transformer:
             if p.dim() > 1:
                 p.normal_(0.0, 0.08)
     return model.eval()
+
+
+def write_tiny_checkpoint(run_dir: Path, model: Transformer, tokenizer_dir: str, step: int = 0) -> str:
+    """Save ``model`` as a complete checkpoint (the pretraining format) recording its tokenizer."""
+    from model.checkpoint import Checkpointer
+
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    path = Checkpointer(run_dir).save(step, model, opt, meta={"model_config": model.cfg.to_dict(), "tokenizer": tokenizer_dir},
+                                      rank_state={})
+    return str(path)
