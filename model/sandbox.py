@@ -172,11 +172,12 @@ def run_python(code: str, cfg: SandboxConfig = SandboxConfig()) -> SandboxResult
             kernel_layers.update(json.loads(first[len("[sandbox] "):]))
             stderr = rest
         isolation.update(kernel_layers)
+        # the random temp dir name would make outputs differ run to run: report it as <sandbox>
         return SandboxResult(
             status=status,
             returncode=proc.returncode,
-            stdout=_decode(out, cfg.max_output_bytes),
-            stderr=stderr,
+            stdout=_decode(out, cfg.max_output_bytes).replace(workdir, "<sandbox>"),
+            stderr=stderr.replace(workdir, "<sandbox>"),
             duration_s=round(duration, 3),
             isolation=isolation,
         )

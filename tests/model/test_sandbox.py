@@ -19,11 +19,13 @@ KERNEL_ONLY = SandboxConfig(timeout_s=10, use_audit_hook=False)
 
 
 def test_plain_code_runs_and_sees_only_its_temp_dir() -> None:
-    r = run_python("import math, os\nprint(math.factorial(5))\nprint(os.getcwd())\nopen('x.txt','w').write('ok')\nprint(open('x.txt').read())")
+    code = "import math, os\nprint(math.factorial(5))\nopen('x.txt','w').write('ok')\nprint(open('x.txt').read())\nprint(os.getcwd()[::-1])"
+    r = run_python(code)
     assert r.status == "passed", r.stderr
     lines = r.stdout.split()
-    assert lines[0] == "120" and "longterm-sandbox-" in lines[1] and lines[2] == "ok"
-    assert not Path(lines[1]).exists(), "temp dir must be removed afterwards"
+    assert lines[0] == "120" and lines[1] == "ok"
+    workdir = lines[2][::-1]  # reversed so the <sandbox> substitution of outputs leaves it alone
+    assert "longterm-sandbox-" in workdir and not Path(workdir).exists(), "temp dir must be removed afterwards"
 
 
 def test_failing_code_reports_failure() -> None:
