@@ -2,7 +2,8 @@
 
     longterm tokenize runs/remix --tokenizer runs/tokenizer --out runs/tokens
 
-One Ray unit per input shard (``tasks.runner.run_units``; each actor loads SentencePiece once).
+One Ray unit per input shard (``tasks.runner.run_units``; each actor loads SentencePiece once). The
+input shards are ``data/`` plus, for a remix output, ``repeats/`` (extra copies of upsampled documents).
 Output: a dataset of kind ``tokens`` with sections ``train`` (``train/part-UUUUU-KKK.arrow``) and
 ``val`` (``val/<lang>-UUUUU.arrow``, ``attrs={"lang": ...}``), each an uncompressed Arrow IPC file
 with one flat ``tokens`` column (uint16 when the padded vocabulary fits, else uint32), documents
@@ -35,6 +36,7 @@ from tasks.runner import run_units
 
 DROP_EMPTY = "tokenize_empty_text"
 COLUMNS = ["id", "text", "url", "source", "lang", "metadata"]
+INPUT_SECTIONS = ("data", "repeats")  # remix writes the extra copies of upsampled documents to repeats/
 
 
 def _safe(name: str) -> str:
@@ -52,7 +54,7 @@ class TokenizeUnit:
 
     def __call__(self, unit: dict[str, Any]) -> dict[str, Any]:
         index = int(unit["index"])
-        shard = next(s for s in self.dataset.shards("data") if s.path == unit["shard"])
+        shard = next(s for s in self.dataset.shards(unit["section"]) if s.path == unit["shard"])
         table = self.dataset.read_shard(shard, columns=COLUMNS)
         result = tokenize_documents(table, self.tokenizer, self.cfg)
         shards: list[ShardInfo] = []
@@ -171,7 +173,8 @@ def run_tokenize(
     )
     if writer.is_complete():
         return writer.location
-    units = [{"index": i, "shard": s.path} for i, s in enumerate(ds.shards("data"))]
+    shards_in = [s for section in INPUT_SECTIONS for s in ds.shards(section)]
+    units = [{"index": i, "section": s.section, "shard": s.path} for i, s in enumerate(shards_in)]
     results = run_units(
         TokenizeUnit, units,
         ctor_kwargs={"input_uri": ds.uri, "tokenizer_uri": tok_ds.uri, "location": writer.location, "cfg": asdict(cfg)},
