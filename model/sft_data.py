@@ -216,12 +216,17 @@ def collate_packed(examples: list[Example], rows: list[list[int]], seq_len: int,
 
 
 class PackedSFTLoader:
-    """Epochs over packed rows in a seeded order; resumable with ``state_dict`` / ``load_state_dict``."""
+    """Epochs over packed rows in a seeded order; resumable with ``state_dict`` / ``load_state_dict``.
 
-    def __init__(self, examples: list[Example], seq_len: int, batch_size: int, pad_id: int, seed: int = 0) -> None:
+    With several ranks every step takes ``batch_size * world_size`` rows of the shared order and rank r
+    gets the r-th slice, so ranks never see the same row in a step."""
+
+    def __init__(self, examples: list[Example], seq_len: int, batch_size: int, pad_id: int, seed: int = 0,
+                 rank: int = 0, world_size: int = 1) -> None:
         if not examples:
             raise ValueError("no SFT examples to train on (every record was skipped; see the skip counts)")
         self.examples, self.seq_len, self.batch_size, self.pad_id, self.seed = examples, seq_len, batch_size, pad_id, seed
+        self.rank, self.world_size = rank, world_size
         self.rows = pack_rows(examples, seq_len)
         self.epoch, self.cursor = 0, 0
         self._order = self._epoch_order()
@@ -232,15 +237,16 @@ class PackedSFTLoader:
 
     @property
     def batches_per_epoch(self) -> int:
-        return max(1, -(-len(self.rows) // self.batch_size))
+        return max(1, -(-len(self.rows) // (self.batch_size * self.world_size)))
 
     def next_batch(self) -> PackedBatch:
         if self.cursor >= len(self._order):
             self.epoch += 1
             self.cursor = 0
             self._order = self._epoch_order()
-        idx = self._order[self.cursor : self.cursor + self.batch_size]
-        self.cursor += len(idx)
+        step_rows = self._order[self.cursor : self.cursor + self.batch_size * self.world_size]
+        self.cursor += self.batch_size * self.world_size
+        idx = step_rows[self.rank * self.batch_size : (self.rank + 1) * self.batch_size] or step_rows[:1]
         return collate_packed(self.examples, [self.rows[i] for i in idx], self.seq_len, self.pad_id)
 
     def state_dict(self) -> dict[str, int]:
