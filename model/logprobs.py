@@ -17,12 +17,15 @@ from torch.utils.checkpoint import checkpoint
 from model.loss import IGNORE_INDEX
 
 
-def _chunk_logprobs(h: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    logits = F.linear(h, weight).float()  # [n, T, V]
+def token_logprobs_from_logits(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """log_softmax(logits) at the targets [..., T]; 0 where targets == IGNORE_INDEX."""
     valid = targets != IGNORE_INDEX
     safe = torch.where(valid, targets, torch.zeros_like(targets))
-    lp = torch.log_softmax(logits, dim=-1).gather(-1, safe[..., None]).squeeze(-1)  # [n, T]
-    return lp * valid
+    return torch.log_softmax(logits.float(), dim=-1).gather(-1, safe[..., None]).squeeze(-1) * valid
+
+
+def _chunk_logprobs(h: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return token_logprobs_from_logits(F.linear(h, weight), targets)  # logits [n, T, V] for one chunk only
 
 
 def token_logprobs(

@@ -23,7 +23,7 @@ import torch
 from model.chat import Message, encode_conversation
 from model.generate import padded_length, same_length_batches
 from model.llama import Transformer
-from model.logprobs import right_pad
+from model.logprobs import right_pad, token_logprobs_from_logits
 from model.loss import IGNORE_INDEX
 from model.tokenizer import Tokenizer
 
@@ -103,12 +103,6 @@ def score_continuations(
         for r, i in enumerate(idx):
             out[i] = (float(lp[r].sum()), bool(greedy[r].all()))
     return [o for o in out if o is not None]
-
-
-def token_logprobs_from_logits(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    valid = targets != IGNORE_INDEX
-    safe = torch.where(valid, targets, torch.zeros_like(targets))
-    return torch.log_softmax(logits, -1).gather(-1, safe[..., None]).squeeze(-1) * valid
 
 
 def evaluate_mc(
