@@ -1,0 +1,151 @@
+"""Export a checkpoint to the Hugging Face format (``LlamaForCausalLM`` + a Llama tokenizer).
+
+    python -m model.export_hf runs/dpo runs/hf --tokenizer runs/tokenizer
+    longterm export-hf runs/dpo runs/hf
+
+Writes into OUT:
+
+- ``config.json``: ``LlamaForCausalLM`` / ``model_type: llama`` with our shapes (``model.hf_compat``), special ids;
+- ``model.safetensors``: the weights under HF names (fused ``wqkv``/``w13`` split back into q/k/v and gate/up;
+  our rotary layout is already HF's rotate-half, so no permutation), written in the safetensors format
+  (header + raw little-endian tensors) without the safetensors package;
+- ``generation_config.json``: greedy by default, stopping at ``</s>`` or ``<|end|>``;
+- ``tokenizer.model`` (our SentencePiece proto) + ``tokenizer_config.json`` + ``special_tokens_map.json``:
+  ``transformers`` loads it as ``LlamaTokenizer`` with ``add_prefix_space=False`` / ``legacy=False`` (our
+  tokenizer has no dummy prefix), so its ids equal ours, English and Chinese alike; the chat markers are
+  registered as special tokens and ``chat_template`` renders our chat layout (``model/chat.py``);
+- ``export_info.json``: the source checkpoint, step, stage and tokenizer digest.
+
+Vocabulary padding: the model's vocabulary (a multiple of 128) is larger than the tokenizer's; the extra
+ids are never produced by the tokenizer and are exported as they are, so logits keep their shape.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from model.chat import END, HF_CHAT_TEMPLATE, MARKERS
+from model.checkpoint import load_model, read_meta, resolve_checkpoint
+from model.hf_compat import hf_llama_config, to_hf_state_dict
+from model.tokenizer import BOS, EOS, PAD, UNK, Tokenizer
+
+SAFETENSORS_DTYPES = {torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16"}
+
+
+def save_safetensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> None:
+    """The safetensors layout: u64 header size, JSON header (dtype, shape, byte offsets), then the raw data."""
+    header: dict[str, Any] = {"__metadata__": {"format": "pt", **(metadata or {})}}
+    blobs, offset = [], 0
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        if t.dtype not in SAFETENSORS_DTYPES:
+            raise ValueError(f"{name}: dtype {t.dtype} is not exported")
+        data = t.view(torch.uint8).numpy().tobytes() if t.numel() else b""
+        header[name] = {"dtype": SAFETENSORS_DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    head = json.dumps(header, separators=(",", ":")).encode()
+    head += b" " * (-len(head) % 8)  # the data starts 8-byte aligned
+    tmp = path.with_name(f".tmp-{path.name}")
+    with open(tmp, "wb") as f:
+        f.write(len(head).to_bytes(8, "little"))
+        f.write(head)
+        for b in blobs:
+            f.write(b)
+    tmp.replace(path)
+
+
+def tokenizer_files(tok: Tokenizer, out: Path, max_len: int) -> None:
+    (out / "tokenizer.model").write_bytes(tok.model_proto)
+    specials = [*MARKERS.values(), END]
+    added = {str(i): {"content": p, "lstrip": False, "rstrip": False, "normalized": False, "single_word": False, "special": True}
+             for p, i in [(BOS, tok.bos_id), (EOS, tok.eos_id), (PAD, tok.pad_id), (UNK, tok.unk_id)] + [(m, tok.special_ids[m]) for m in specials]}
+    config = {
+        "tokenizer_class": "LlamaTokenizer",
+        "add_bos_token": True,
+        "add_eos_token": False,
+        "add_prefix_space": False,
+        "legacy": False,
+        "bos_token": BOS,
+        "eos_token": EOS,
+        "unk_token": UNK,
+        "pad_token": PAD,
+        "additional_special_tokens": specials,
+        "added_tokens_decoder": added,
+        "model_max_length": max_len,
+        "clean_up_tokenization_spaces": False,
+        "spaces_between_special_tokens": False,
+        "chat_template": HF_CHAT_TEMPLATE,
+    }
+    (out / "tokenizer_config.json").write_text(json.dumps(config, indent=1, ensure_ascii=False))
+    (out / "special_tokens_map.json").write_text(json.dumps(
+        {"bos_token": BOS, "eos_token": EOS, "unk_token": UNK, "pad_token": PAD, "additional_special_tokens": specials}, indent=1))
+
+
+def export_hf(checkpoint: str, out: str, tokenizer: str = "", dtype: str = "float32") -> Path:
+    """Write the HF export of ``checkpoint`` into ``out`` (replaced atomically); return its path."""
+    ckpt = resolve_checkpoint(checkpoint)
+    meta = read_meta(ckpt)
+    tok_dir = tokenizer or meta.get("tokenizer", "")
+    if not tok_dir:
+        raise ValueError(f"{ckpt}: no tokenizer recorded in the checkpoint; pass --tokenizer DIR")
+    tok = Tokenizer.load(tok_dir)
+    model, cfg = load_model(ckpt)
+    if tok.vocab_size > cfg.vocab_size:
+        raise ValueError(f"{ckpt}: model vocabulary {cfg.vocab_size} is smaller than the tokenizer's {tok.vocab_size}: another tokenizer")
+    torch_dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
+    final = Path(out)
+    stage = final.with_name(f".tmp-{final.name}")
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    tensors = {k: v.to(torch_dtype) for k, v in to_hf_state_dict(model.state_dict(), cfg).items()}
+    save_safetensors(tensors, stage / "model.safetensors")
+    end_id = tok.special_ids[END]
+    config = {
+        "architectures": ["LlamaForCausalLM"],
+        "model_type": "llama",
+        **hf_llama_config(cfg),
+        "bos_token_id": tok.bos_id,
+        "eos_token_id": tok.eos_id,
+        "pad_token_id": tok.pad_id,
+        "torch_dtype": dtype,
+        "use_cache": True,
+    }
+    (stage / "config.json").write_text(json.dumps(config, indent=1))
+    (stage / "generation_config.json").write_text(json.dumps(
+        {"bos_token_id": tok.bos_id, "eos_token_id": [tok.eos_id, end_id], "pad_token_id": tok.pad_id, "do_sample": False}, indent=1))
+    tokenizer_files(tok, stage, cfg.max_seq_len)
+    (stage / "export_info.json").write_text(json.dumps(
+        {"checkpoint": str(ckpt), "step": meta.get("step"), "stage": meta.get("stage", "pretrain"), "tokenizer": tok.location,
+         "tokenizer_digest": tok.digest, "model_config": cfg.to_dict()}, indent=1))
+    if final.exists():
+        shutil.rmtree(final)
+    stage.rename(final)
+    return final
+
+
+def cli(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m model.export_hf", description=__doc__.split("\n")[0])
+    p.add_argument("checkpoint")
+    p.add_argument("out")
+    p.add_argument("--tokenizer", default="", help="tokenizer dir (default: the one recorded in the checkpoint)")
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    a = p.parse_args(argv)
+    try:
+        path = export_hf(a.checkpoint, a.out, a.tokenizer, a.dtype)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli())
