@@ -247,6 +247,8 @@ def main(cfg: SFTConfig) -> dict[str, Any]:
         if total_steps > start or not own:
             save(total_steps)
         ckpt.wait()
+        if "last_checkpoint" not in summary:  # nothing left to train: the run was already complete
+            summary["last_checkpoint"] = str(list_checkpoints(out)[-1][1])
     finally:
         metrics.close()
     summary["skipped_steps"] = guard.total

@@ -1,0 +1,73 @@
+"""Prefect flows sft -> dpo -> eval -> export-hf on a tiny model, under the Prefect test harness; CLI with --no-prefect."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from model.dpo import DPOConfig
+from model.evaluate import EvalConfig
+from model.sft import SFTConfig
+from model.tokenizer import Tokenizer
+from tests.model.align_fixtures import tiny_model, tiny_tok, tiny_tok_dir, write_tiny_checkpoint  # noqa: F401
+
+
+def write_data(d: Path) -> dict[str, str]:
+    chats = [{"messages": [{"role": "user", "content": f"Colour {c}?"}, {"role": "assistant", "content": f"It is {c}."}]}
+             for c in ["red", "blue", "green", "black", "white", "pink"]]
+    chats.append({"messages": [{"role": "user", "content": "unanswered"}]})
+    prefs = [{"prompt": f"Is {c} nice?", "chosen": "Yes.", "rejected": "No."} for c in ["red", "blue", "green", "pink"]]
+    prefs.append({"prompt": "empty", "chosen": "", "rejected": "x"})
+    mc = [{"question": "2 + 2 = ?", "choices": ["3", "4"], "answer": 1}, {"question": "天空是什么颜色？", "A": "蓝色", "B": "绿色", "answer": "A"}]
+    files = {"chat": d / "chat.jsonl", "prefs": d / "prefs.jsonl", "mc": d / "mc.jsonl"}
+    for key, rows in (("chat", chats), ("prefs", prefs), ("mc", mc)):
+        files[key].write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n")
+    return {k: str(v) for k, v in files.items()}
+
+
+def test_align_flows_publish_artifacts(prefect_harness, tiny_tok: Tokenizer, tiny_tok_dir: str, tmp_path: Path) -> None:
+    from prefect.client.orchestration import get_client
+
+    from flows.align import dpo_flow, eval_flow, export_hf_flow, sft_flow
+
+    files = write_data(tmp_path)
+    init = write_tiny_checkpoint(tmp_path / "pre", tiny_model(tiny_tok.padded_vocab_size), tiny_tok_dir)
+    sft_ckpt = sft_flow(SFTConfig(init=init, data=files["chat"], tokenizer=tiny_tok_dir, out=str(tmp_path / "sft"), max_steps=2,
+                                  batch_size=2, seq_len=64, eval_every=2, num_eval_prompts=1, eval_max_new_tokens=4))
+    assert sft_ckpt.endswith("step-00000002")
+    dpo_ckpt = dpo_flow(DPOConfig(init=sft_ckpt, data=files["prefs"], tokenizer=tiny_tok_dir, out=str(tmp_path / "dpo"), max_steps=2,
+                                  batch_size=2, max_len=64, eval_fraction=0.25, eval_every=2))
+    doc = eval_flow(EvalConfig(checkpoint=dpo_ckpt, tasks=[f"mc:toy={files['mc']}"], out=str(tmp_path / "eval"), batch_size=2))
+    assert doc["results"]["toy"]["base"]["n"] == 2
+    export = export_hf_flow(dpo_ckpt, str(tmp_path / "hf"))
+    assert (Path(export) / "model.safetensors").is_file()
+
+    import asyncio
+
+    async def keys() -> set[str]:
+        async with get_client() as client:
+            return {a.key for a in await client.read_artifacts() if a.key}
+
+    found = asyncio.run(keys())
+    assert {"sft-metrics", "sft-data", "dpo-metrics", "dpo-data", "eval-results", "eval-summary", "export-hf"} <= found
+
+
+def test_cli_eval_and_export_without_prefect(tiny_tok: Tokenizer, tiny_tok_dir: str, tmp_path: Path) -> None:
+    from flows.cli import app
+
+    files = write_data(tmp_path)
+    ckpt = write_tiny_checkpoint(tmp_path / "run", tiny_model(tiny_tok.padded_vocab_size), tiny_tok_dir)
+    runner = CliRunner()
+    r = runner.invoke(app, ["eval", ckpt, "--tasks", f"mc:toy={files['mc']}", "--out", str(tmp_path / "ev"), "--no-prefect",
+                            "--set", "batch_size=1"])
+    assert r.exit_code == 0, r.output
+    assert "task=toy" in r.output and (tmp_path / "ev" / "results.json").is_file()
+    r = runner.invoke(app, ["eval", ckpt, "--tasks", "hellaswag", "--out", str(tmp_path / "ev2"), "--no-prefect"])
+    assert r.exit_code == 2 and "needs a path" in r.output
+    r = runner.invoke(app, ["eval", ckpt, "--tasks", "mmlu", "--out", str(tmp_path / "ev3"), "--no-prefect", "--set", "nonsense=1"])
+    assert r.exit_code != 0 and "KEY one of" in r.output
+    r = runner.invoke(app, ["export-hf", ckpt, str(tmp_path / "hf"), "--no-prefect"])
+    assert r.exit_code == 0 and (tmp_path / "hf" / "config.json").is_file()
