@@ -146,7 +146,8 @@ def run_gsm8k(model: Transformer, tok: Tokenizer, spec: TaskSpec, style: PromptS
         samples.append({"id": it.id, "generation": text, "pred": pred, "target": it.target, "exact_match": float(ok),
                         "stopped": g.stopped, "prompt_truncated": g.prompt_truncated})
     n = max(1, len(items))
-    return {"exact_match": correct / n, "exact_match_stderr": stderr_of_mean(correct, len(items)), "n": len(items)}, samples
+    return {"exact_match": correct / n, "exact_match_stderr": stderr_of_mean(correct, len(items)), "n": len(items),
+            "prompt_truncated": sum(1 for g in gens if g.prompt_truncated)}, samples
 
 
 def run_humaneval(model: Transformer, tok: Tokenizer, spec: TaskSpec, style: PromptStyle, cfg: EvalConfig) -> tuple[dict, list[dict]]:
@@ -165,7 +166,8 @@ def run_humaneval(model: Transformer, tok: Tokenizer, spec: TaskSpec, style: Pro
         samples.append({"task_id": it.task_id, "completion": completion, "status": result.status, "passed": float(result.passed),
                         "stderr_tail": result.stderr[-300:], "isolation": result.isolation})
     n = max(1, len(items))
-    return {"pass@1": passed / n, "pass@1_stderr": stderr_of_mean(passed, len(items)), "n": len(items)}, samples
+    return {"pass@1": passed / n, "pass@1_stderr": stderr_of_mean(passed, len(items)), "n": len(items),
+            "prompt_truncated": sum(1 for g in gens if g.prompt_truncated)}, samples
 
 
 def run_mc(model: Transformer, tok: Tokenizer, spec: TaskSpec, style: PromptStyle, cfg: EvalConfig) -> tuple[dict, list[dict]]:
@@ -205,7 +207,7 @@ def results_table(results: dict[str, dict[str, dict[str, Any]]]) -> list[dict[st
     """Rows {task, metric, <style>: value...}: one column per prompt style, for side-by-side reading."""
     rows = []
     for task, by_style in results.items():
-        metrics = sorted({m for v in by_style.values() for m, x in v.items() if isinstance(x, (int, float)) and m != "n"})
+        metrics = sorted({m for v in by_style.values() for m, x in v.items() if isinstance(x, (int, float)) and not isinstance(x, bool) and m != "n"})
         for m in metrics:
             row: dict[str, Any] = {"task": task, "metric": m}
             for style, v in by_style.items():

@@ -94,7 +94,7 @@ def split_examples(examples: list[Example], cfg: SFTConfig) -> tuple[list[Exampl
     return [e for e in examples if id(e) not in val_ids], val
 
 
-def eval_prompt(ex: Example, end_id: int, assistant_id: int) -> list[int]:
+def eval_prompt(ex: Example, assistant_id: int) -> list[int]:
     """The conversation up to and including the assistant marker of its first reply."""
     first = ex.ids.index(assistant_id) if assistant_id in ex.ids else len(ex.ids)
     return ex.ids[: first + 1]
@@ -209,8 +209,7 @@ def main(cfg: SFTConfig) -> dict[str, Any]:
     else:
         load_checkpoint(cfg.init, model)
     model.train()
-    end_id, asst_id = tok.special_ids["<|end|>"], tok.special_ids["<|assistant|>"]
-    prompts = [eval_prompt(e, end_id, asst_id) for e in val[: cfg.num_eval_prompts]]
+    prompts = [eval_prompt(e, tok.special_ids["<|assistant|>"]) for e in val[: cfg.num_eval_prompts]]
     ckpt = Checkpointer(out, keep_last=cfg.keep_last)
     metrics = MetricsLog(out, rt, total=total_steps, initial=start, progress=False, tensorboard=False)
     guard = BadStepGuard(cfg.max_bad_steps)

@@ -73,8 +73,11 @@ def score_continuations(
     pad_id: int,
     batch_size: int,
     pad_multiple: int = 16,
-) -> list[tuple[float, bool]]:
-    """(sum log p(continuation | context), is_greedy) per (context ids, continuation ids) request."""
+) -> list[tuple[float, bool, bool]]:
+    """(sum log p(continuation | context), is_greedy, context_truncated) per (context ids, continuation ids) request.
+
+    A request longer than ``max_seq_len + 1`` keeps its end (the continuation and the nearest context);
+    the start of the context is dropped and the request is flagged."""
     max_len = model.cfg.max_seq_len
     device = model.output.weight.device
     seqs: list[list[int]] = []
@@ -86,7 +89,7 @@ def score_continuations(
             raise ValueError(f"continuation of {len(cont)} tokens does not fit max_seq_len {max_len}")
         seqs.append(s)
     padded = [padded_length(len(s) - 1, pad_multiple, max_len) for s in seqs]
-    out: list[tuple[float, bool] | None] = [None] * len(seqs)
+    out: list[tuple[float, bool, bool] | None] = [None] * len(seqs)
     model.eval()
     for T, idx in same_length_batches(padded, batch_size):
         inputs = right_pad([seqs[i][:-1] for i in idx], pad_id, T)
@@ -101,7 +104,7 @@ def score_continuations(
         lp = token_logprobs_from_logits(logits, targets)
         greedy = (logits.argmax(-1) == targets) | (targets == IGNORE_INDEX)
         for r, i in enumerate(idx):
-            out[i] = (float(lp[r].sum()), bool(greedy[r].all()))
+            out[i] = (float(lp[r].sum()), bool(greedy[r].all()), len(seqs[i]) < len(requests[i][0]) + len(requests[i][1]))
     return [o for o in out if o is not None]
 
 
@@ -122,10 +125,12 @@ def evaluate_mc(
             owners.append(k)
     scores = score_continuations(model, requests, pad_id=tok.pad_id, batch_size=batch_size)
     per_item: list[list[float]] = [[] for _ in items]
-    for k, (ll, _) in zip(owners, scores):
+    truncated = [False] * len(items)
+    for k, (ll, _, cut) in zip(owners, scores):
         per_item[k].append(ll)
+        truncated[k] |= cut
     samples, correct, correct_norm = [], 0, 0
-    for item, lls in zip(items, per_item):
+    for item, lls, cut in zip(items, per_item, truncated):
         pred = max(range(len(lls)), key=lambda j: (lls[j], -j))
         norm = [ll / max(1, len(c)) for ll, c in zip(lls, item.choices)]
         pred_norm = max(range(len(norm)), key=lambda j: (norm[j], -j))
@@ -133,10 +138,10 @@ def evaluate_mc(
         correct_norm += pred_norm == item.gold
         samples.append({"id": item.id, "gold": item.gold, "pred": pred, "pred_norm": pred_norm,
                         "loglik": [round(x, 6) for x in lls], "acc": float(pred == item.gold),
-                        "acc_norm": float(pred_norm == item.gold), **item.meta})
+                        "acc_norm": float(pred_norm == item.gold), "context_truncated": cut, **item.meta})
     n = max(1, len(items))
     metrics = {"acc": correct / n, "acc_norm": correct_norm / n, "n": len(items),
-               "acc_stderr": stderr_of_mean(correct, len(items))}
+               "acc_stderr": stderr_of_mean(correct, len(items)), "context_truncated": sum(truncated)}
     return metrics, samples
 
 

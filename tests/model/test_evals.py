@@ -168,4 +168,8 @@ def test_mc_scores_equal_direct_log_likelihoods(tiny_tok: Tokenizer) -> None:
         lls = s["loglik"]
         assert s["pred"] == max(range(len(lls)), key=lambda j: lls[j])
         assert s["pred_norm"] == max(range(len(lls)), key=lambda j: lls[j] / len(item.choices[j]))
-    assert metrics["acc"] == sum(s["acc"] for s in samples) / 2 and metrics["n"] == 2
+    assert metrics["acc"] == sum(s["acc"] for s in samples) / 2 and metrics["n"] == 2 and metrics["context_truncated"] == 0
+    # a context longer than the model's window keeps its end and is counted, never silently scored
+    long = [MCItem("c", "word " * 400 + "The capital of France is", [" Paris", " Berlin"], 0)]
+    m2, s2 = evaluate_mc(model, tiny_tok, long, PromptStyle(), batch_size=2)
+    assert m2["context_truncated"] == 1 and s2[0]["context_truncated"] is True
