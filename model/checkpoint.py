@@ -226,9 +226,9 @@ class Checkpointer:
 
         state = {"model": msd, "optim": osd}
         if self.async_save:
-            self._pending = (dcp.async_save(state, checkpoint_id=str(path)), finish)
+            self._pending = (dcp.async_save(state, checkpoint_id=str(path), no_dist=not dist.is_initialized()), finish)
         else:
-            dcp.save(state, checkpoint_id=str(path))
+            dcp.save(state, checkpoint_id=str(path), no_dist=not dist.is_initialized())
             finish()
         self.last_save_time = time.monotonic()
         return path
@@ -269,11 +269,11 @@ def load_checkpoint(ckpt: str | Path, model: Transformer, optimizer: torch.optim
     if optimizer is not None:
         msd, osd = get_state_dict(model, optimizer, options=opts)
         state = {"model": msd, "optim": osd}
-        dcp.load(state, storage_reader=SafeFileSystemReader(str(path)))
+        dcp.load(state, storage_reader=SafeFileSystemReader(str(path)), no_dist=not dist.is_initialized())
         set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"], options=opts)
     else:
         state = {"model": get_model_state_dict(model, options=opts)}
-        dcp.load(state, storage_reader=SafeFileSystemReader(str(path)), planner=DefaultLoadPlanner(allow_partial_load=True))
+        dcp.load(state, storage_reader=SafeFileSystemReader(str(path)), planner=DefaultLoadPlanner(allow_partial_load=True), no_dist=not dist.is_initialized())
         set_model_state_dict(model, state["model"], options=opts)
     rank = dist.get_rank() if dist.is_initialized() else 0
     rank_file = path / f"rank-{rank:05d}.json"
