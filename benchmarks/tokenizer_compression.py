@@ -89,6 +89,7 @@ def main() -> None:
     ap.add_argument("--vocab-size", type=int, default=16000)
     ap.add_argument("--heldout-fraction", type=float, default=0.1)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--ablations", action="store_true", help="also train SentencePiece variants (one setting changed each)")
     args = ap.parse_args()
     cfg = TokenizerTrainConfig(vocab_size=args.vocab_size, heldout_fraction=args.heldout_fraction,
                                num_threads=args.threads, character_coverage=0.9995)
@@ -109,6 +110,7 @@ def main() -> None:
         t_hf = time.perf_counter() - t0
         hf_digits = train_hf_byte_level(chunks, args.vocab_size, split_digits=True)
         heldout = heldout_by_lang(uri, cfg)
+        variants = ablations(chunks, cfg, heldout) if args.ablations else {}
 
     print(f"# tokenizer compression: vocab {args.vocab_size} (SentencePiece got {sp.vocab_size}, HF {hf.get_vocab_size()})")
     print(f"machine: {platform.machine()} {platform.processor() or ''}, python {platform.python_version()}")
@@ -127,6 +129,34 @@ def main() -> None:
         exact = all(sp.decode(ids) == t for ids, t in zip(sp_ids, docs))
         sp_tokens = sum(len(i) for i in sp_ids)
         print(f"| {lang} | {len(docs)} | {n_bytes:,} | {n_bytes / sp_tokens:.3f} | {n_bytes / hf_tokens:.3f} | {n_bytes / hfd_tokens:.3f} | {exact} |")
+    if variants:
+        langs = list(heldout)
+        print()
+        print("| SentencePiece variant | " + " | ".join(f"{lang} bytes/token" for lang in langs) + " |")
+        print("|---|" + "---|" * len(langs))
+        for name, ratios in variants.items():
+            print(f"| {name} | " + " | ".join(f"{ratios[lang]:.3f}" for lang in langs) + " |")
+
+
+def ablations(chunks: list[str], cfg: TokenizerTrainConfig, heldout: dict[str, list[str]]) -> dict[str, dict[str, float]]:
+    """Bytes/token per language of SentencePiece models with one trainer option changed each."""
+    import io
+
+    import sentencepiece as spm
+
+    from tasks.ops.tokenizer_training import trainer_options
+
+    out = {}
+    for name, change in [("ours (as shipped)", {}), ("split_digits=False", {"split_digits": False}),
+                         ("split_by_unicode_script=False", {"split_by_unicode_script": False}),
+                         ("allow_whitespace_only_pieces=False", {"allow_whitespace_only_pieces": False}),
+                         ("character_coverage=1.0", {"character_coverage": 1.0})]:
+        sink = io.BytesIO()
+        spm.SentencePieceTrainer.train(sentence_iterator=iter(chunks), model_writer=sink, **{**trainer_options(cfg), **change})
+        sp = spm.SentencePieceProcessor(model_proto=sink.getvalue())
+        out[name] = {lang: sum(len(t.encode("utf-8")) for t in docs) / sum(len(x) for x in sp.encode(docs))
+                     for lang, docs in heldout.items()}
+    return out
 
 
 if __name__ == "__main__":
