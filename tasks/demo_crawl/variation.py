@@ -65,3 +65,13 @@ class WordVariation:
 
     def apply(self, rng: random.Random, sentence: str) -> str:
         return self.pattern.sub(lambda m: rng.choice(self.alternatives[m.group(0)]), sentence)
+
+    def split(self, text: str) -> list[str | list[str]]:
+        """``text`` as literal pieces and alternative groups (lists), for fast repeated filling."""
+        parts: list[str | list[str]] = []
+        last = 0
+        for match in self.pattern.finditer(text):
+            parts += [text[last : match.start()], self.alternatives[match.group(0)]]
+            last = match.end()
+        parts.append(text[last:])
+        return [p for p in parts if p != ""]
