@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 
 STAGE = "ingest"
 EMPTY_TEXT = "ingest_empty_text"
+MAX_FILES_IN_STATS = 1000  # per-file funnels are recorded in the manifest up to this many files
 
 
 @dataclass(frozen=True)
@@ -380,12 +381,14 @@ def run_ingest(
     totals: dict[str, int] = {}
     skipped_records: dict[str, int] = {}
     empty_files: list[str] = []
+    by_file: dict[str, dict[str, Any]] = {}
     for r in results:
         c = Counts.from_dict(r["counts"])
         counts = counts.add(c)
         for name, sc in r["by_source"].items():
             _merge_funnels(by_source, name, sc)
         _merge_funnels(by_format, r["fmt"], r["counts"])
+        _merge_funnels(by_file, r["path"], r["counts"])
         shards.extend(ShardInfo.from_dict(s) for s in r["shards"])
         for k, v in r["stats"].items():
             if k == "skipped_records":
@@ -408,6 +411,8 @@ def run_ingest(
         "warc_skipped_records": dict(sorted(skipped_records.items())),
         **dict(sorted(totals.items())),
     }
+    if len(by_file) <= MAX_FILES_IN_STATS:
+        stats["by_file"] = by_file
     writer.commit(shards, counts, stats)
     log.info("ingest: %s kept %d of %d", writer.location, counts.kept, counts.input)
     return writer.location

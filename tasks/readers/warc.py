@@ -15,6 +15,7 @@ not be read to the end is quarantined with its offset (records before it are kep
 
 from __future__ import annotations
 
+import os
 import zlib
 from collections.abc import Iterator
 
@@ -110,6 +111,14 @@ def read_warc(f: InputFile, opts: ReaderOptions, stats: ReaderStats) -> Iterator
                     return
                 if item is not None:
                     yield item
+            size = os.fstat(stream.fileno()).st_size
+            if it.offset < size:  # warcio stops silently when a file is cut inside a record header
+                yield QuarantinedRecord(
+                    f.path, it.offset, number + 2,
+                    f"file ends with {size - it.offset} bytes after record {number + 1} that are not a complete "
+                    "record (truncated file?); records before them were kept",
+                    None,
+                )
         except (ArchiveLoadFailed, EOFError, OSError, zlib.error, ValueError) as e:
             yield QuarantinedRecord(
                 f.path, offset, number + 2,
