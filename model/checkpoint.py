@@ -26,6 +26,7 @@ import random
 import re
 import shutil
 import time
+import warnings
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
@@ -36,6 +37,7 @@ import torch
 import torch.distributed as dist
 import torch.distributed.checkpoint as dcp
 from torch.distributed.checkpoint import DefaultLoadPlanner, FileSystemReader
+from torch.distributed.checkpoint.api import CheckpointException
 from torch.distributed.checkpoint.state_dict import (
     StateDictOptions,
     get_model_state_dict,
@@ -45,6 +47,8 @@ from torch.distributed.checkpoint.state_dict import (
 )
 
 from model.llama import ModelConfig, Transformer
+
+warnings.filterwarnings("ignore", message="torch.distributed is disabled")  # single-process DCP is intended
 
 FORMAT = 1
 META = "meta.json"
@@ -226,9 +230,9 @@ class Checkpointer:
 
         state = {"model": msd, "optim": osd}
         if self.async_save:
-            self._pending = (dcp.async_save(state, checkpoint_id=str(path)), finish)
+            self._pending = (dcp.async_save(state, checkpoint_id=str(path), no_dist=not dist.is_initialized()), finish)
         else:
-            dcp.save(state, checkpoint_id=str(path))
+            dcp.save(state, checkpoint_id=str(path), no_dist=not dist.is_initialized())
             finish()
         self.last_save_time = time.monotonic()
         return path
@@ -260,6 +264,17 @@ class Checkpointer:
 # ----------------------------------------------------------------------------- load
 
 
+def _dcp_load(state: dict[str, Any], path: Path, partial: bool = False) -> None:
+    planner = DefaultLoadPlanner(allow_partial_load=partial)
+    try:
+        dcp.load(state, storage_reader=SafeFileSystemReader(str(path)), planner=planner, no_dist=not dist.is_initialized())
+    except (Exception, CheckpointException) as e:  # DCP wraps rank failures in a CheckpointException (a BaseException)
+        refused = re.search(r"refusing to unpickle [\w.]+", str(e))
+        if refused:
+            raise CheckpointError(f"{path}: {refused.group(0)} from the DCP metadata; the checkpoint is not trustworthy") from None
+        raise CheckpointError(f"{path}: cannot load the model/optimizer state: {str(e).splitlines()[-1][:500]}") from e
+
+
 def load_checkpoint(ckpt: str | Path, model: Transformer, optimizer: torch.optim.Optimizer | None = None) -> dict[str, Any]:
     """Load model (and optimizer) state in place; return meta.json plus this rank's ``rank_state``."""
     path = resolve_checkpoint(ckpt)
@@ -269,11 +284,11 @@ def load_checkpoint(ckpt: str | Path, model: Transformer, optimizer: torch.optim
     if optimizer is not None:
         msd, osd = get_state_dict(model, optimizer, options=opts)
         state = {"model": msd, "optim": osd}
-        dcp.load(state, storage_reader=SafeFileSystemReader(str(path)))
+        _dcp_load(state, path)
         set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"], options=opts)
     else:
         state = {"model": get_model_state_dict(model, options=opts)}
-        dcp.load(state, storage_reader=SafeFileSystemReader(str(path)), planner=DefaultLoadPlanner(allow_partial_load=True))
+        _dcp_load(state, path, partial=True)
         set_model_state_dict(model, state["model"], options=opts)
     rank = dist.get_rank() if dist.is_initialized() else 0
     rank_file = path / f"rank-{rank:05d}.json"

@@ -157,6 +157,8 @@ def resolve(cfg: TrainConfig, data: TokenData, rt: Runtime) -> ResolvedRun:
     accum = max(1, math.ceil(per_rank / micro))
     batch = micro * accum * rt.world_size
     steps = cfg.steps or max(1, math.ceil(tokens / (batch * seq_len)))
+    if cfg.steps and not cfg.tokens:
+        tokens = float(steps * batch * seq_len)  # the budget is what the given steps consume
     sched = ScheduleConfig(peak_lr=cfg.lr or p.learning_rate, total_steps=steps, kind=cfg.schedule, warmup_steps=cfg.warmup_steps)
     on_gpu = rt.device.type == "cuda"
     flag = {"auto": on_gpu, "on": True, "off": False}
@@ -246,10 +248,11 @@ class BadStepGuard:
 def _loaders(cfg: TrainConfig, run: ResolvedRun, rt: Runtime):
     from model.data import TokenLoader
 
-    def make(split: str, seed: int):
-        return TokenLoader(cfg.data, split=split, seq_len=run.seq_len, batch_size=run.micro_batch_size, rank=rt.rank, world_size=rt.world_size, seed=seed)
+    def make(split: str, **kw: Any):
+        return TokenLoader(cfg.data, split=split, seq_len=run.seq_len, batch_size=run.micro_batch_size, rank=rt.rank, world_size=rt.world_size, **kw)
 
-    return make("train", cfg.seed), (lambda: make("val", 0))
+    # validation: the first eval_batches micro-batches of the val split in file order, the same every time
+    return make("train", seed=cfg.seed), (lambda: make("val", seed=0, shuffle=False, infinite=False))
 
 
 def _restore(cfg: TrainConfig, run: ResolvedRun, out: Path, model, optimizer, sched: LRSchedule, train_loader, rt: Runtime) -> int:
@@ -282,12 +285,13 @@ def _restore(cfg: TrainConfig, run: ResolvedRun, out: Path, model, optimizer, sc
 
 
 def _restore_rank_state(meta: dict[str, Any], train_loader, rt: Runtime, path: Path, *, same_data: bool) -> None:
-    if meta["world_size"] != rt.world_size:
-        raise CheckpointError(f"{path}: saved by {meta['world_size']} ranks, resumed on {rt.world_size}; the data order cannot be continued exactly")
+    """RNG states per rank (same world size only); the loader's state is global, so any rank's file continues it."""
     rank_state = meta["rank_state"]
-    if rank_state is None:
-        raise CheckpointError(f"{path}: no state for rank {rt.rank}")
-    set_rng_state(rank_state["rng"])
+    if meta["world_size"] == rt.world_size and rank_state is not None:
+        set_rng_state(rank_state["rng"])
+    else:
+        log.warning("%s: saved by %d ranks, resumed on %d: RNG states not restored (the data order continues exactly)", path, meta["world_size"], rt.world_size)
+        rank_state = json.loads((path / "rank-00000.json").read_text())
     if same_data:
         train_loader.load_state_dict(rank_state["loader"])
 
@@ -316,9 +320,6 @@ def main(cfg: TrainConfig) -> dict[str, Any]:
     if cfg.extend_from:
         run = _extension_run(cfg, run)
     out = Path(cfg.out)
-    if rt.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps({"train_config": dataclasses.asdict(cfg), "run": run.to_dict()}, indent=1, default=str))
     log.info("model %s: %.1fM params; batch %d x %d (micro %d, accum %d, %d ranks); %d steps; peak lr %.3g",
              cfg.preset, run.model.num_params() / 1e6, run.batch_size, run.seq_len, run.micro_batch_size, run.grad_accum, rt.world_size, run.total_steps, run.schedule.peak_lr)
 
@@ -328,6 +329,9 @@ def main(cfg: TrainConfig) -> dict[str, Any]:
     sched = LRSchedule(run.schedule)
     train_loader, val_loader = _loaders(cfg, run, rt)
     start = _restore(cfg, run, out, model, optimizer, sched, train_loader, rt)
+    if rt.is_main:  # after _restore, which refuses checkpoints of another shape or batch
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps({"train_config": dataclasses.asdict(cfg), "run": run.to_dict()}, indent=1, default=str))
     ckpt = Checkpointer(out, keep_last=cfg.keep_last, async_save=run.async_checkpoint,
                         protect_before_step=run.schedule.first_decay_step if run.schedule.kind == "multistep" else None)
     metrics = MetricsLog(out, rt, total=run.total_steps, initial=start, progress=cfg.progress, tensorboard=cfg.tensorboard)
@@ -372,8 +376,8 @@ def main(cfg: TrainConfig) -> dict[str, Any]:
             if _checkpoint_due(cfg, ckpt, done, run.total_steps, rt):
                 save(done)
                 t_last = time.perf_counter()  # do not count the save's staging in tokens/s
-        if run.total_steps > start and ckpt.root.joinpath(f"step-{run.total_steps:08d}").exists() is False and cfg.ckpt_every_steps:
-            save(run.total_steps)
+        if run.total_steps > start and (cfg.ckpt_every_steps or cfg.ckpt_every_minutes):
+            save(run.total_steps)  # the final state, for downstream stages (load_model) and extension
         ckpt.wait()
     finally:
         metrics.close()

@@ -153,6 +153,8 @@ def evaluate(model: Transformer, batches: Any, rt: Runtime, *, bf16: bool) -> fl
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if (bf16 and rt.device.type == "cuda" and not rt.distributed) else contextlib.nullcontext()
     total, n = torch.zeros((), device=rt.device), 0
     for x, y in batches:
+        if x.shape[0] == 0:  # a rank's share of the last, partial eval batch
+            continue
         with autocast:
             total += model(x.to(rt.device), targets=y.to(rt.device)).float()
         n += 1

@@ -48,7 +48,8 @@ def write_token_dataset(root: Path | str, *, n_train_docs: int = 600, n_val_docs
     for k in range(shards):
         arr = np.concatenate(train[k * per : (k + 1) * per])
         infos.append(write_shard(w.location, "train", k, pa.table({"tokens": arr}), fmt="arrow"))
-    infos.append(write_shard(w.location, "val", 0, pa.table({"tokens": np.concatenate(val)}), fmt="arrow", attrs={"lang": "en"}))
+    if val:
+        infos.append(write_shard(w.location, "val", 0, pa.table({"tokens": np.concatenate(val)}), fmt="arrow", attrs={"lang": "en"}))
     n_train, n_val = sum(len(d) for d in train), sum(len(d) for d in val)
     stats = {"vocab_size": vocab, "padded_vocab_size": 128 * math.ceil(vocab / 128), "dtype": "uint16", "eos_id": EOS, "bos_id": BOS,
              "tokenizer_digest": "fixture", "tokens": {"train": n_train, "val": n_val}}

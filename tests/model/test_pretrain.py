@@ -1,0 +1,157 @@
+"""Pretraining end to end on CPU: learning, exact resume after SIGKILL, continual training, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from model.checkpoint import CheckpointError, list_checkpoints, load_model
+from model.pretrain import BadStepGuard, TrainConfig, config_from_args, main
+from model.schedule import ScheduleConfig, lr_at
+from tests.model.token_fixtures import unigram_entropy, write_token_dataset
+
+ROOT = Path(__file__).resolve().parents[2]
+QUIET = dict(progress=False, tensorboard=False)
+# the resume runs: 16 steps of 4 x 32 tokens, checkpoints every 3 steps, async saves
+RESUME_ARGS = ["--preset", "tiny", "--seq-len", "32", "--batch-size", "4", "--steps", "16", "--ckpt-every-steps", "3",
+               "--keep-last", "2", "--async-checkpoint", "on", "--log-every", "1", "--eval-every", "0", "--no-progress", "--no-tensorboard"]
+
+
+@pytest.fixture(scope="module")
+def tokens(tmp_path_factory) -> str:
+    return write_token_dataset(tmp_path_factory.mktemp("tokens"), n_train_docs=300, n_val_docs=40)
+
+
+@pytest.fixture(scope="module")
+def reference_run(tokens, tmp_path_factory) -> Path:
+    """An uninterrupted run with RESUME_ARGS, in-process."""
+    out = tmp_path_factory.mktemp("ref")
+    main(config_from_args(["--data", tokens, "--out", str(out), *RESUME_ARGS]))
+    return out
+
+
+def train_losses(run: Path) -> dict[int, list[float]]:
+    seen: dict[int, list[float]] = {}
+    for line in (run / "metrics.jsonl").read_text().splitlines():
+        try:
+            r = json.loads(line)
+        except json.JSONDecodeError:  # a line being written while we poll
+            continue
+        if r["kind"] == "train":
+            seen.setdefault(r["step"], []).append(r["loss"])
+    return seen
+
+
+def test_tiny_model_learns_far_below_the_unigram_entropy(tokens, tmp_path) -> None:
+    h1 = unigram_entropy(tokens)
+    summary = main(TrainConfig(data=tokens, preset="tiny", out=str(tmp_path), seq_len=64, steps=30, eval_every=30, eval_batches=4, ckpt_every_steps=0, ckpt_every_minutes=0, **QUIET))
+    assert h1 > 5.0
+    assert summary["val_loss"] < h1 - 2.0, (summary["val_loss"], h1)
+    cfg = json.loads((tmp_path / "config.json").read_text())["run"]
+    assert cfg["plan"]["batch_sequences"] == cfg["batch_size"]  # the planner chose the batch
+    assert cfg["schedule"]["peak_lr"] == pytest.approx(cfg["plan"]["learning_rate"])
+    first = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[0])
+    assert first["tokens_per_s"] > 0 and first["mfu"] is None  # CPU: no peak, MFU n/a
+
+
+def test_sigkill_at_a_random_step_then_resume_gives_identical_losses(tokens, reference_run, tmp_path) -> None:
+    kill_after = random.Random(os.getpid()).randint(4, 13)
+    cmd = [sys.executable, "-m", "model.pretrain", "--data", tokens, "--out", str(tmp_path), *RESUME_ARGS]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    metrics = tmp_path / "metrics.jsonl"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        if metrics.exists() and max(train_losses(tmp_path) or [0]) >= kill_after:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, f"run ended before the kill: {proc.stderr.read().decode()[-2000:]}"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = max(train_losses(tmp_path))
+    resumed = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    summary = json.loads(resumed.stdout.strip().splitlines()[-1])
+    assert 0 < summary["start_step"] <= killed_at  # it resumed from a checkpoint, not from scratch
+    ref, got = train_losses(reference_run), train_losses(tmp_path)
+    assert sorted(got) == sorted(ref) == list(range(1, 17))
+    for step, losses in got.items():
+        assert all(loss == ref[step][0] for loss in losses), (step, losses, ref[step])  # bit-identical, replays included
+
+
+def test_extend_from_restarts_before_the_first_decay(tokens, reference_run, tmp_path) -> None:
+    ref_sched = ScheduleConfig(**json.loads((reference_run / "config.json").read_text())["run"]["schedule"])
+    assert ref_sched.first_decay_step == 13
+    assert [s for s, _ in list_checkpoints(reference_run)] == [12, 15, 16]  # keep-last 2 plus the pre-decay one
+    summary = main(config_from_args(["--data", tokens, "--out", str(tmp_path), *RESUME_ARGS, "--extend-from", str(reference_run), "--tokens", "4096"]))
+    assert summary["start_step"] == 12 and summary["total_steps"] == 32
+    ref, ext = train_losses(reference_run), train_losses(tmp_path)
+    assert ext[13] == ref[13]  # same state, data and (peak) lr as the original run at that step
+    lrs = {json.loads(l)["step"]: json.loads(l)["lr"] for l in (tmp_path / "metrics.jsonl").read_text().splitlines()}
+    assert lrs[14] == pytest.approx(ref_sched.peak_lr)  # the original run decayed here; the extension does not
+    assert lrs[32] == pytest.approx(0.1 * ref_sched.peak_lr)
+    with pytest.raises(ValueError, match="--tokens larger"):
+        main(config_from_args(["--data", tokens, "--out", str(tmp_path / "x"), *RESUME_ARGS, "--extend-from", str(reference_run), "--tokens", "100"]))
+
+
+def test_load_model_and_shape_mismatch(tokens, reference_run, tmp_path) -> None:
+    model, cfg = load_model(reference_run)
+    assert cfg.d_model == 64 and not model.training
+    with torch.no_grad():
+        assert torch.isfinite(model(torch.randint(0, cfg.vocab_size, (1, 8)))).all()
+    with pytest.raises(CheckpointError, match="different model shape.*d_model: checkpoint 64 vs model 128"):
+        main(config_from_args(["--data", tokens, "--out", str(reference_run), *RESUME_ARGS, "--model-arg", "d_model=128"]))
+
+
+def test_bad_input_gives_clear_errors(tokens, tmp_path) -> None:
+    from storage import DatasetError
+
+    with pytest.raises(DatasetError, match="no such dataset"):
+        main(TrainConfig(data=str(tmp_path / "nothing"), out=str(tmp_path / "a"), **QUIET))
+    with pytest.raises(MemoryError, match="does not fit.*estimated"):
+        main(TrainConfig(data=tokens, preset="deepseek-67b", seq_len=64, out=str(tmp_path / "b"), **QUIET))
+    assert not (tmp_path / "b").exists()  # refused before allocating or writing anything
+    no_val = write_token_dataset(tmp_path / "t2", n_train_docs=20, n_val_docs=0)
+    with pytest.raises(ValueError, match="val split has 0 tokens"):
+        main(TrainConfig(data=no_val, seq_len=32, out=str(tmp_path / "c"), **QUIET))
+    cli = subprocess.run([sys.executable, "-m", "model.pretrain", "--data", tokens, "--preset", "deepseek-67b", "--out", str(tmp_path / "d")],
+                         cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert cli.returncode == 2 and "error:" in cli.stderr and "does not fit" in cli.stderr
+
+
+def test_non_finite_steps_are_skipped_then_stop() -> None:
+    from model.llama import ModelConfig
+    from model.trainer import Runtime, build_model, build_optimizer, train_step
+
+    rt = Runtime(device=torch.device("cpu"))
+    model = build_model(ModelConfig.from_preset("tiny"), rt, bf16=False, compile_model=False)
+    opt = build_optimizer(model, lr=1e-2, weight_decay=0.1, betas=(0.9, 0.95))
+    with torch.no_grad():
+        model.norm.weight[0] = float("nan")
+    before = model.layers[0].attention.wqkv.weight.clone()
+    x = torch.randint(0, 512, (2, 8))
+    res = train_step(model, opt, [(x, x)], rt, bf16=False, grad_clip=1.0)
+    assert res.skipped and torch.equal(model.layers[0].attention.wqkv.weight, before)
+    guard = BadStepGuard(limit=3)
+    guard.record(True, 1, float("nan"), 0.0)
+    guard.record(False, 2, 1.0, 1.0)  # a good step resets the count
+    guard.record(True, 3, float("inf"), 0.0)
+    guard.record(True, 4, float("inf"), 0.0)
+    with pytest.raises(FloatingPointError, match="3 consecutive steps"):
+        guard.record(True, 5, float("nan"), 0.0)
+    assert guard.total == 4
+
+
+def test_schedule_in_the_run_matches_lr_at(reference_run) -> None:
+    sched = ScheduleConfig(**json.loads((reference_run / "config.json").read_text())["run"]["schedule"])
+    lrs = [json.loads(l)["lr"] for l in (reference_run / "metrics.jsonl").read_text().splitlines()]
+    assert lrs == [lr_at(sched, s) for s in range(16)]
