@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -33,3 +34,23 @@ def parse_config(cls: type[T], argv: list[str] | None = None, *, prog: str, desc
         kwargs = {"required": True} if required else {"default": f.default}
         p.add_argument("--" + f.name.replace("_", "-"), type=typ, **kwargs)
     return cls(**vars(p.parse_args(argv)))
+
+
+def run_cli(cls: type[T], main: Callable[[T], dict[str, Any]], argv: list[str] | None, *, prog: str, description: str) -> int:
+    """Parse flags into ``cls``, run ``main``; bad input or config -> message on stderr and exit code 2."""
+    import json
+    import sys
+
+    import torch.distributed as dist
+
+    cfg = parse_config(cls, argv, prog=prog, description=description)
+    try:
+        summary = main(cfg)
+    except (ValueError, FloatingPointError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    print(json.dumps({k: v for k, v in summary.items() if k != "data"}, default=str))
+    return 0

@@ -39,13 +39,13 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from model.checkpoint import Checkpointer, list_checkpoints, load_checkpoint
-from model.config_args import parse_config
+from model.config_args import run_cli
+from model.finetune import check_vocab, load_init_config, save_final, write_summary
 from model.dpo_data import TokenizedPair, collate_pairs, load_preference_pairs
 from model.llama import Transformer
 from model.logprobs import token_logprobs_from_logits
 from model.pretrain import BadStepGuard, MetricsLog
 from model.schedule import LRSchedule, ScheduleConfig
-from model.sft import check_vocab, load_init_config
 from model.tokenizer import Tokenizer
 from model.trainer import Runtime, build_model, build_optimizer, setup_runtime, use_bf16
 
@@ -312,31 +312,14 @@ def main(cfg: DPOConfig) -> dict[str, Any]:
                 summary.update(v)
             if cfg.ckpt_every_steps and done % cfg.ckpt_every_steps == 0 and done < total_steps:
                 save(done)
-        if total_steps > start or not own:
-            save(total_steps)
-        ckpt.wait()
-        if "last_checkpoint" not in summary:  # nothing left to train: the run was already complete
-            summary["last_checkpoint"] = str(list_checkpoints(out)[-1][1])
+        save_final(out, ckpt, summary, save, start=start, total_steps=total_steps, resumed=bool(own))
     finally:
         metrics_log.close()
-    summary["skipped_steps"] = guard.total
-    if rt.is_main:
-        (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
-    return summary
+    return write_summary(out, summary, guard, rt)
 
 
 def cli(argv: list[str] | None = None) -> int:
-    cfg = parse_config(DPOConfig, argv, prog="python -m model.dpo", description=__doc__.split("\n")[0])
-    try:
-        summary = main(cfg)
-    except (ValueError, FloatingPointError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
-    print(json.dumps({k: v for k, v in summary.items() if k != "data"}, default=str))
-    return 0
+    return run_cli(DPOConfig, main, argv, prog="python -m model.dpo", description=__doc__.split("\n")[0])
 
 
 if __name__ == "__main__":

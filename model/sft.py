@@ -34,10 +34,11 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from model.checkpoint import CheckpointError, Checkpointer, list_checkpoints, load_checkpoint, read_meta
-from model.config_args import parse_config
+from model.checkpoint import Checkpointer, list_checkpoints, load_checkpoint
+from model.config_args import run_cli
+from model.finetune import check_vocab, load_init_config, save_final, write_summary
 from model.generate import greedy_generate
-from model.llama import ModelConfig, Transformer
+from model.llama import Transformer
 from model.pretrain import BadStepGuard, MetricsLog
 from model.repetition import repetition_report
 from model.schedule import LRSchedule, ScheduleConfig
@@ -159,19 +160,6 @@ def repetition_eval(model: Transformer, tok: Tokenizer, prompts: list[list[int]]
     return report
 
 
-def load_init_config(init: str) -> tuple[ModelConfig, dict[str, Any]]:
-    meta = read_meta(init)
-    return ModelConfig(**meta["model_config"]), meta
-
-
-def check_vocab(tok: Tokenizer, model_cfg: ModelConfig, init: str) -> None:
-    if tok.vocab_size > model_cfg.vocab_size:
-        raise CheckpointError(
-            f"{init}: the model's vocabulary ({model_cfg.vocab_size}) is smaller than the tokenizer's ({tok.vocab_size}); "
-            f"the checkpoint was trained with another tokenizer"
-        )
-
-
 def main(cfg: SFTConfig) -> dict[str, Any]:
     rt = setup_runtime(cfg.device)
     logging.basicConfig(level=logging.INFO if rt.is_main else logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
@@ -243,31 +231,14 @@ def main(cfg: SFTConfig) -> dict[str, Any]:
                 model.train()
             if cfg.ckpt_every_steps and done % cfg.ckpt_every_steps == 0 and done < total_steps:
                 save(done)
-        if total_steps > start or not own:
-            save(total_steps)
-        ckpt.wait()
-        if "last_checkpoint" not in summary:  # nothing left to train: the run was already complete
-            summary["last_checkpoint"] = str(list_checkpoints(out)[-1][1])
+        save_final(out, ckpt, summary, save, start=start, total_steps=total_steps, resumed=bool(own))
     finally:
         metrics.close()
-    summary["skipped_steps"] = guard.total
-    if rt.is_main:
-        (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
-    return summary
+    return write_summary(out, summary, guard, rt)
 
 
 def cli(argv: list[str] | None = None) -> int:
-    cfg = parse_config(SFTConfig, argv, prog="python -m model.sft", description=__doc__.split("\n")[0])
-    try:
-        summary = main(cfg)
-    except (ValueError, FloatingPointError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
-    print(json.dumps({k: v for k, v in summary.items() if k != "data"}, default=str))
-    return 0
+    return run_cli(SFTConfig, main, argv, prog="python -m model.sft", description=__doc__.split("\n")[0])
 
 
 if __name__ == "__main__":

@@ -1,0 +1,45 @@
+"""Pieces SFT and DPO share around their loops: the init checkpoint's config, the vocabulary check,
+the final save and the run summary."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from model.checkpoint import CheckpointError, Checkpointer, list_checkpoints, read_meta
+from model.llama import ModelConfig
+from model.pretrain import BadStepGuard
+from model.tokenizer import Tokenizer
+from model.trainer import Runtime
+
+
+def load_init_config(init: str) -> tuple[ModelConfig, dict[str, Any]]:
+    meta = read_meta(init)
+    return ModelConfig(**meta["model_config"]), meta
+
+
+def check_vocab(tok: Tokenizer, model_cfg: ModelConfig, init: str) -> None:
+    if tok.vocab_size > model_cfg.vocab_size:
+        raise CheckpointError(
+            f"{init}: the model's vocabulary ({model_cfg.vocab_size}) is smaller than the tokenizer's ({tok.vocab_size}); "
+            f"the checkpoint was trained with another tokenizer"
+        )
+
+
+def save_final(out: Path, ckpt: Checkpointer, summary: dict[str, Any], save: Callable[[int], None], *, start: int, total_steps: int,
+               resumed: bool) -> None:
+    """Save the last step (unless a resumed run had nothing left to do) and record the final checkpoint."""
+    if total_steps > start or not resumed:
+        save(total_steps)
+    ckpt.wait()
+    if "last_checkpoint" not in summary:  # the run was already complete
+        summary["last_checkpoint"] = str(list_checkpoints(out)[-1][1])
+
+
+def write_summary(out: Path, summary: dict[str, Any], guard: BadStepGuard, rt: Runtime) -> dict[str, Any]:
+    summary["skipped_steps"] = guard.total
+    if rt.is_main:
+        (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    return summary
