@@ -74,3 +74,11 @@ def test_cli_reports_bad_input_clearly(init_ckpt: str, tiny_tok_dir: str, tmp_pa
     empty.write_text(json.dumps({"messages": [{"role": "user", "content": "no reply"}]}) + "\n")
     rc = cli(["--init", init_ckpt, "--data", str(empty), "--tokenizer", tiny_tok_dir, "--out", str(tmp_path / "o"), "--max-steps", "1"])
     assert rc == 2 and "no SFT examples" in capsys.readouterr().err
+
+
+def test_resuming_into_a_run_of_another_shape_is_refused(init_ckpt: str, tiny_tok: Tokenizer, tiny_tok_dir: str, tmp_path: Path) -> None:
+    out = tmp_path / "sft"
+    write_tiny_checkpoint(out, tiny_model(tiny_tok.padded_vocab_size, n_layer=3), tiny_tok_dir, step=1)  # stale run, 3 layers
+    data = write_conversations(tmp_path / "c.jsonl")
+    with pytest.raises(CheckpointError, match="different model shape"):
+        main(SFTConfig(init=init_ckpt, data=str(data), tokenizer=tiny_tok_dir, out=str(out), max_steps=2, seq_len=64))
