@@ -134,12 +134,14 @@ def end_ids(tok: Tokenizer) -> set[int]:
 def run_gsm8k(model: Transformer, tok: Tokenizer, spec: TaskSpec, style: PromptStyle, cfg: EvalConfig) -> tuple[dict, list[dict]]:
     items = load_gsm8k(spec.path, limit=cfg.limit or None)
     prompts = [style.encode(tok, build_prompt(it.question, cfg.gsm8k_fewshot)) for it in items]
-    stops = ("\n\n", "\nQ:")
+    # base: the few-shot format ends an answer at a blank line / next "Q:"; chat: the reply ends at <|end|>
+    stop_fn = None if style.chat else stop_checker(tok, ("\n\n", "\nQ:"))
     gens = greedy_generate(model, prompts, max_new_tokens=cfg.gsm8k_max_new_tokens, pad_id=tok.pad_id, stop_ids=end_ids(tok),
-                           stop_fn=stop_checker(tok, stops), batch_size=cfg.batch_size)
+                           stop_fn=stop_fn, batch_size=cfg.batch_size)
     samples, correct = [], 0
     for it, g in zip(items, gens):
-        text = cut_at_stop(tok.decode(t for t in g.tokens if t not in end_ids(tok)))
+        text = tok.decode(t for t in g.tokens if t not in end_ids(tok))
+        text = text if style.chat else cut_at_stop(text)
         pred = extract_answer(text)
         ok = pred is not None and pred == it.target
         correct += ok

@@ -70,9 +70,10 @@ def test_batch_size_does_not_change_scores_or_samples(ckpt: str, task_files: dic
 
 
 def test_system_prompt_runs_side_by_side(ckpt: str, task_files: dict[str, str], tmp_path: Path) -> None:
-    doc = evaluate(EvalConfig(checkpoint=ckpt, tasks=[f"mc:toy={task_files['mc']}"], out=str(tmp_path), batch_size=4,
-                              system_prompt="You are a helpful assistant."))
-    assert set(doc["results"]["toy"]) == {"chat", "chat+system"}
+    doc = evaluate(EvalConfig(checkpoint=ckpt, tasks=[f"mc:toy={task_files['mc']}", f"gsm8k={task_files['gsm8k']}"], out=str(tmp_path),
+                              batch_size=4, system_prompt="You are a helpful assistant.", gsm8k_fewshot=1, gsm8k_max_new_tokens=8, limit=3))
+    assert set(doc["results"]["toy"]) == set(doc["results"]["gsm8k"]) == {"chat", "chat+system"}
+    assert doc["results"]["gsm8k"]["chat"]["n"] == 3
     row = next(r for r in doc["table"] if r["metric"] == "acc")
     assert set(row) == {"task", "metric", "chat", "chat+system"}
     chat = [json.loads(x) for x in (tmp_path / doc["samples"]["toy"]["chat"]).read_text().splitlines()]
