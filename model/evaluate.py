@@ -37,6 +37,7 @@ from typing import Any
 import torch
 
 from model.checkpoint import load_model, read_meta, resolve_checkpoint
+from model.finetune import recorded_tokenizer
 from model.evals.bpb import bits_per_byte
 from model.evals.common import EvalDataError, MCItem, PromptStyle, evaluate_mc, stderr_of_mean
 from model.evals.gsm8k import build_prompt, cut_at_stop, extract_answer, load_gsm8k
@@ -224,7 +225,7 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     specs = parse_task_specs(cfg.tasks, cfg.data_root)
     ckpt = resolve_checkpoint(cfg.checkpoint)
     meta = read_meta(ckpt)
-    tok_dir = cfg.tokenizer or meta.get("tokenizer") or meta.get("train_config", {}).get("tokenizer", "")
+    tok_dir = cfg.tokenizer or recorded_tokenizer(meta)
     if not tok_dir:
         raise ValueError(f"{ckpt}: no tokenizer recorded in the checkpoint; pass --tokenizer DIR")
     tok = Tokenizer.load(tok_dir)

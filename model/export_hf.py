@@ -33,6 +33,7 @@ import torch
 
 from model.chat import END, HF_CHAT_TEMPLATE, MARKERS
 from model.checkpoint import load_model, read_meta, resolve_checkpoint
+from model.finetune import recorded_tokenizer
 from model.hf_compat import hf_llama_config, to_hf_state_dict
 from model.tokenizer import BOS, EOS, PAD, UNK, Tokenizer
 
@@ -93,7 +94,7 @@ def export_hf(checkpoint: str, out: str, tokenizer: str = "", dtype: str = "floa
     """Write the HF export of ``checkpoint`` into ``out`` (replaced atomically); return its path."""
     ckpt = resolve_checkpoint(checkpoint)
     meta = read_meta(ckpt)
-    tok_dir = tokenizer or meta.get("tokenizer", "")
+    tok_dir = tokenizer or recorded_tokenizer(meta)
     if not tok_dir:
         raise ValueError(f"{ckpt}: no tokenizer recorded in the checkpoint; pass --tokenizer DIR")
     tok = Tokenizer.load(tok_dir)

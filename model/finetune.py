@@ -43,3 +43,19 @@ def write_summary(out: Path, summary: dict[str, Any], guard: BadStepGuard, rt: R
     if rt.is_main:
         (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     return summary
+
+
+def recorded_tokenizer(meta: dict[str, Any]) -> str:
+    """The tokenizer a checkpoint was trained with: SFT/DPO record it; pretraining records its token
+    dataset, whose stats name the tokenizer. Empty when neither is known."""
+    if meta.get("tokenizer"):
+        return str(meta["tokenizer"])
+    data = (meta.get("train_config") or {}).get("data")
+    if not data:
+        return ""
+    try:
+        from storage import open_dataset
+
+        return str(open_dataset(data, kind="tokens").manifest.stats.get("tokenizer_uri", ""))
+    except (ValueError, OSError):
+        return ""

@@ -12,6 +12,7 @@ import pytest
 from model.evals.bpb import bits_per_byte, token_byte_lengths
 from model.evals.common import EvalDataError
 from model.evaluate import EvalConfig, evaluate, parse_task_specs
+from model.finetune import recorded_tokenizer
 from model.tokenizer import Tokenizer
 from storage import Counts, DatasetWriter, write_shard
 from tests.model.align_fixtures import tiny_model, tiny_tok, tiny_tok_dir, write_tiny_checkpoint  # noqa: F401
@@ -100,7 +101,7 @@ def write_val_tokens(root: Path, tok: Tokenizer, texts: dict[str, list[str]]) ->
         ids = [i for d in docs for i in tok.encode(d, eos=True)]
         infos.append(write_shard(w.location, "val", k, pa.table({"tokens": pa.array(np.array(ids, dtype=np.uint16))}), fmt="arrow",
                                  name=f"{lang}-{k:05d}.arrow", attrs={"split": "val", "lang": lang}))
-    w.commit(infos, Counts(input=2, kept=2), {"tokenizer_digest": tok.digest, "eos_id": tok.eos_id})
+    w.commit(infos, Counts(input=2, kept=2), {"tokenizer_digest": tok.digest, "eos_id": tok.eos_id, "tokenizer_uri": tok.location})
     return w.location
 
 
@@ -122,6 +123,9 @@ def test_bits_per_byte_per_language(tiny_tok: Tokenizer, tmp_path: Path) -> None
     # every byte of the text is counted once: the whole stream's bytes equal the UTF-8 size
     all_ids = [i for d in zh for i in tiny_tok.encode(d, eos=True)]
     assert sum(int(lengths[t]) for t in all_ids) == sum(len(d.encode()) for d in zh)
+    # a pretraining checkpoint names only its token dataset; the tokenizer is found through the dataset's stats
+    assert recorded_tokenizer({"train_config": {"data": uri}}) == tiny_tok.location
+    assert recorded_tokenizer({"tokenizer": "/x/tok"}) == "/x/tok" and recorded_tokenizer({}) == ""
     other = write_val_tokens(tmp_path / "t2", tiny_tok, {"en": en})
     ds_meta = Path(other) / "manifest.json"
     doc = json.loads(ds_meta.read_text())
