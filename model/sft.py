@@ -113,9 +113,7 @@ def sft_step(model: Transformer, optimizer: torch.optim.Optimizer, batches: list
     for i, b in enumerate(batches):
         if rt.distributed:
             model.set_requires_gradient_sync(i == len(batches) - 1)
-        if b.num_loss_tokens == 0:
-            continue
-        with autocast:
+        with autocast:  # every rank runs every micro-batch (FSDP collectives), even one without loss tokens
             mean = model(b.inputs.to(rt.device), segment_ids=b.segment_ids.to(rt.device), targets=b.targets.to(rt.device))
         weighted = mean * b.num_loss_tokens
         # FSDP averages gradients over ranks, hence the world-size factor: the result is sum / n_total
