@@ -133,3 +133,11 @@ def test_bits_per_byte_per_language(tiny_tok: Tokenizer, tmp_path: Path) -> None
     ds_meta.write_text(json.dumps(doc))
     with pytest.raises(EvalDataError, match="tokenized with tokenizer"):
         bits_per_byte(model, tiny_tok, other, seq_len=32)
+
+
+def test_command_line_flags() -> None:
+    from model.evaluate import parse_args
+
+    cfg = parse_args(["runs/sft", "--tasks", "mmlu,gsm8k", "--out", "o", "--chat", "--limit", "3", "--system-prompt", "Be brief."])
+    assert cfg.checkpoint == "runs/sft" and cfg.tasks == ["mmlu,gsm8k"] and cfg.chat and cfg.limit == 3 and cfg.system_prompt == "Be brief."
+    assert parse_args(["c", "--tasks", "mmlu", "--out", "o"]).batch_size == 8
