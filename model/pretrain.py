@@ -440,6 +440,20 @@ def config_from_args(argv: list[str] | None = None) -> TrainConfig:
     return TrainConfig(**ns)
 
 
+def train_flags(cfg: TrainConfig) -> list[str]:
+    """Command-line flags that ``config_from_args`` turns back into ``cfg`` (what torchrun launches get)."""
+    flags: list[str] = []
+    for f in dataclasses.fields(TrainConfig):
+        value, name = getattr(cfg, f.name), "--" + f.name.replace("_", "-")
+        if f.name == "model_overrides":
+            flags += [x for k, v in value.items() for x in ("--model-arg", f"{k}={v}")]
+        elif isinstance(value, bool):
+            flags.append(name if value else "--no-" + f.name.replace("_", "-"))
+        elif value is not None:
+            flags += [name, repr(value) if isinstance(value, float) else str(value)]
+    return flags
+
+
 def cli(argv: list[str] | None = None) -> int:
     cfg = config_from_args(argv)
     try:
