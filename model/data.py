@@ -111,6 +111,20 @@ def check_tokenizer(stats: dict[str, Any], tokenizer: Any, where: str = "token d
         )
 
 
+def segments_from_eos(x: torch.Tensor, eos_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Segment ids and in-segment positions of packed windows ``x`` [B, T], for block-diagonal attention.
+
+    A new segment starts right after each EOS (the EOS belongs to the document it ends); positions
+    restart at 0 in every segment. Pass them to ``Transformer.forward(x, segment_ids=..., positions=...)``.
+    """
+    is_start = torch.zeros_like(x, dtype=torch.bool)
+    is_start[:, 1:] = x[:, :-1] == eos_id
+    segment_ids = torch.cumsum(is_start.long(), dim=1)
+    index = torch.arange(x.shape[1], device=x.device).expand_as(x)
+    start_index = torch.cummax(torch.where(is_start, index, torch.zeros_like(index)), dim=1).values
+    return segment_ids, index - start_index
+
+
 class TokenLoader:
     """Batches ``(x, y)`` of shape ``[batch_size, seq_len]`` from a token dataset; see the module docstring."""
 
@@ -161,6 +175,11 @@ class TokenLoader:
                 f"{self.dataset.uri}: split {split!r}{f' lang {lang!r}' if lang else ''} holds {self.num_tokens} "
                 f"tokens, fewer than seq_len + 1 = {seq_len + 1}; use a shorter seq_len or more data"
             )
+        # every (T+1)-long slice of a chunk, as a zero-copy strided view: row i starts at token i
+        self._views = [
+            np.lib.stride_tricks.sliding_window_view(seg, seq_len + 1) if len(seg) > seq_len else seg[:0].reshape(0, seq_len + 1)
+            for seg in self.segments
+        ]
         self.global_sample = 0
         self._perm_epoch = -1
         self._perm: np.ndarray | None = None
@@ -206,6 +225,20 @@ class TokenLoader:
         assert self._perm is not None
         return int(self._perm[pos])
 
+    def windows_of(self, first: int, count: int) -> np.ndarray:
+        """Window indices of global samples ``first .. first + count - 1`` (vectorised ``window_of``)."""
+        samples = np.arange(first, first + count, dtype=np.int64)
+        epochs, pos = np.divmod(samples, self.num_windows)
+        if not self.shuffle:
+            return pos
+        out = np.empty(count, dtype=np.int64)
+        for epoch in np.unique(epochs):
+            mask = epochs == epoch
+            self.window_of(int(epoch) * self.num_windows)  # makes this epoch's permutation current
+            assert self._perm is not None
+            out[mask] = self._perm[pos[mask]]
+        return out
+
     def _copy_window(self, w: int, x_row: np.ndarray, y_row: np.ndarray) -> None:
         start = w * self.seq_len
         stop = start + self.seq_len + 1
@@ -223,6 +256,24 @@ class TokenLoader:
         x_row[:] = window[:-1]
         y_row[:] = window[1:]
 
+    def _fill(self, windows: np.ndarray, x_np: np.ndarray, y_np: np.ndarray) -> None:
+        """Copy the given windows into the rows of x and y: one vectorised gather per shard chunk for
+        windows inside a chunk, a piecewise copy for the rare window that crosses chunks."""
+        starts = windows * self.seq_len
+        seg_of = np.searchsorted(self.offsets, starts, side="right") - 1
+        inside = starts + self.seq_len + 1 <= self.offsets[seg_of + 1]
+        for k in np.unique(seg_of[inside]):
+            rows = np.flatnonzero(inside & (seg_of == k))
+            block = self._views[k][starts[rows] - self.offsets[k]]  # [n, T+1] gather, no index array per token
+            if len(rows) == len(windows):  # the common case: the whole batch from one chunk, plain slices
+                x_np[:] = block[:, :-1]
+                y_np[:] = block[:, 1:]
+            else:
+                x_np[rows] = block[:, :-1]
+                y_np[rows] = block[:, 1:]
+        for row in np.flatnonzero(~inside):
+            self._copy_window(int(windows[row]), x_np[row], y_np[row])
+
     # ------------------------------------------------------------------ batches
 
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -236,9 +287,8 @@ class TokenLoader:
         rows = len(samples)
         x = torch.empty((rows, self.seq_len), dtype=torch.long, pin_memory=self.pin_memory)
         y = torch.empty((rows, self.seq_len), dtype=torch.long, pin_memory=self.pin_memory)
-        x_np, y_np = x.numpy(), y.numpy()
-        for i, sample in enumerate(samples):
-            self._copy_window(self.window_of(sample), x_np[i], y_np[i])
+        if rows:
+            self._fill(self.windows_of(samples.start, rows), x.numpy(), y.numpy())
         self.global_sample += self.global_batch_size
         return x, y
 

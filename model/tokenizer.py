@@ -32,7 +32,9 @@ from typing import Any
 import sentencepiece as spm
 
 import storage
-from storage.uri import filesystem_for, join
+# TODO(integrator): storage should export these as public helpers (read_bytes, exists).
+from storage.dataset import _exists, _read_bytes
+from storage.uri import join
 
 MODEL_FILE = "tokenizer.model"
 META_FILE = "tokenizer.json"
@@ -75,19 +77,6 @@ class TokenizerMeta:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
-def _read(uri: str) -> bytes:
-    fs, path = filesystem_for(uri)
-    with fs.open_input_stream(path) as f:
-        return f.read()
-
-
-def _is_file(uri: str) -> bool:
-    import pyarrow.fs as pafs
-
-    fs, path = filesystem_for(uri)
-    return fs.get_file_info(path).type == pafs.FileType.File
-
-
 class Tokenizer:
     """SentencePiece BPE with exact round trip, special ids and a padded vocabulary size."""
 
@@ -123,9 +112,9 @@ class Tokenizer:
     def load(cls, path: str) -> "Tokenizer":
         """Load from a tokenizer directory (versioned root, one version, or a plain dir with tokenizer.model)."""
         path = path.rstrip("/")
-        if _is_file(join(path, MODEL_FILE)) and not _is_file(join(path, storage.dataset.MANIFEST)):
-            proto = _read(join(path, MODEL_FILE))
-            meta = TokenizerMeta.from_dict(json.loads(_read(join(path, META_FILE)))) if _is_file(join(path, META_FILE)) else None
+        if _exists(join(path, MODEL_FILE)) and not _exists(join(path, storage.dataset.MANIFEST)):
+            proto = _read_bytes(join(path, MODEL_FILE))
+            meta = TokenizerMeta.from_dict(json.loads(_read_bytes(join(path, META_FILE)))) if _exists(join(path, META_FILE)) else None
             return cls(proto, meta, location=path)._check_meta()
         ds = storage.open_dataset(path, kind="tokenizer")
         files = {s.path: s for s in ds.shards("tokenizer")}

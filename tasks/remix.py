@@ -28,6 +28,7 @@ from typing import Any
 import pyarrow as pa
 
 from storage import DROPPED_SCHEMA, Counts, DatasetWriter, ShardInfo, conform_documents, open_dataset, write_shard
+from tasks.ops.funnel_counts import Funnel, count_document, merge_funnels
 from tasks.ops.remix import Cell, DomainGrouper, RemixConfig, copies_of, plan_rates, with_metadata
 from tasks.runner import run_units
 
@@ -95,18 +96,13 @@ class RemixSampleUnit:
         labels = _labels(table, self.grouper)
         kept_rows, kept_meta, repeat_rows, repeat_meta, dropped_rows, dropped_detail = [], [], [], [], [], []
         after: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0, 0]))  # docs, bytes, unique
-        funnel = {"by_lang": {}, "by_source": {}}
+        funnel: dict[str, Funnel] = {"by_lang": {}, "by_source": {}}
         ids, metas, sources = (table.column(c).to_pylist() for c in ("id", "metadata", "source"))
         for row, ((lang, domain, group, n_bytes), doc_id, meta, source) in enumerate(zip(labels, ids, metas, sources)):
             rate = self.rates.get(lang, {}).get(group, 1.0)
             copies = copies_of(doc_id, rate, self.cfg)
             for scope, name in (("by_lang", lang), ("by_source", source or "unknown")):
-                f = funnel[scope].setdefault(name, {"input": 0, "kept": 0, "dropped": {}, "quarantined": 0})
-                f["input"] += 1
-                if copies:
-                    f["kept"] += 1
-                else:
-                    f["dropped"][DROP_DOWNSAMPLED] = f["dropped"].get(DROP_DOWNSAMPLED, 0) + 1
+                count_document(funnel[scope], name, None if copies else DROP_DOWNSAMPLED)
             if copies == 0:
                 dropped_rows.append(row)
                 dropped_detail.append(f"group {group} ({domain or 'no domain'}), lang {lang}: rate {rate:.3f}")
@@ -169,18 +165,6 @@ def mixture_rows(before: dict[str, dict[str, Cell]], after: dict[str, dict[str, 
     return rows
 
 
-def _merge_funnels(parts: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
-    merged: dict[str, dict[str, Any]] = {}
-    for part in parts:
-        for name, c in part.items():
-            m = merged.setdefault(name, {"input": 0, "kept": 0, "dropped": {}, "quarantined": 0})
-            m["input"] += c["input"]
-            m["kept"] += c["kept"]
-            for reason, n in c["dropped"].items():
-                m["dropped"][reason] = m["dropped"].get(reason, 0) + n
-    return dict(sorted(merged.items()))
-
-
 def run_remix(
     input_uri: str,
     out: str,
@@ -207,7 +191,7 @@ def run_remix(
                         executor=executor, ray_address=ray_address)
     shards = [ShardInfo.from_dict(s) for r in sampled for s in r["shards"]]
     after = _merge_cells([r["after"] for r in sampled], 3)
-    by_lang = _merge_funnels([r["funnel"]["by_lang"] for r in sampled])
+    by_lang = merge_funnels([r["funnel"]["by_lang"] for r in sampled])
     n_dropped = sum(c["dropped"].get(DROP_DOWNSAMPLED, 0) for c in by_lang.values())
     counts = Counts(input=sum(c["input"] for c in by_lang.values()), kept=sum(c["kept"] for c in by_lang.values()),
                     dropped={DROP_DOWNSAMPLED: n_dropped} if n_dropped else {})
@@ -218,7 +202,7 @@ def run_remix(
         "repeats": repeats,
         "rows_with_repeats": counts.kept + repeats,
         "by_lang": by_lang,
-        "by_source": _merge_funnels([r["funnel"]["by_source"] for r in sampled]),
+        "by_source": merge_funnels([r["funnel"]["by_source"] for r in sampled]),
     }
     json.dumps(stats)  # fail here, not in commit, if anything is not JSON
     writer.commit(shards, counts, stats)

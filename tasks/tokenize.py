@@ -31,6 +31,7 @@ from storage import (
     open_dataset,
     write_shard,
 )
+from tasks.ops.funnel_counts import Funnel, count_document, merge_funnels
 from tasks.ops.tokenize import TokenizeConfig, token_table, tokenize_documents
 from tasks.runner import run_units
 
@@ -82,30 +83,13 @@ class TokenizeUnit:
         }
 
 
-def _funnel(table: pa.Table, empty_rows: set[int]) -> dict[str, dict[str, dict[str, Any]]]:
+def _funnel(table: pa.Table, empty_rows: set[int]) -> dict[str, Funnel]:
     """Per-language and per-source conservation rows for this shard."""
-    out: dict[str, dict[str, dict[str, Any]]] = {"by_lang": {}, "by_source": {}}
+    out: dict[str, Funnel] = {"by_lang": {}, "by_source": {}}
     for scope, column in (("by_lang", "lang"), ("by_source", "source")):
         for row, name in enumerate(table.column(column).to_pylist()):
-            entry = out[scope].setdefault(name or "unknown", {"input": 0, "kept": 0, "dropped": {}, "quarantined": 0})
-            entry["input"] += 1
-            if row in empty_rows:
-                entry["dropped"][DROP_EMPTY] = entry["dropped"].get(DROP_EMPTY, 0) + 1
-            else:
-                entry["kept"] += 1
+            count_document(out[scope], name or "unknown", DROP_EMPTY if row in empty_rows else None)
     return out
-
-
-def _merge_funnels(parts: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
-    merged: dict[str, dict[str, Any]] = {}
-    for part in parts:
-        for name, c in part.items():
-            m = merged.setdefault(name, {"input": 0, "kept": 0, "dropped": {}, "quarantined": 0})
-            for k in ("input", "kept", "quarantined"):
-                m[k] += c[k]
-            for reason, n in c["dropped"].items():
-                m["dropped"][reason] = m["dropped"].get(reason, 0) + n
-    return dict(sorted(merged.items()))
 
 
 def _merge_split_counts(parts: list[dict[str, dict[str, int]]], prefix: str) -> dict[str, dict[str, int]]:
@@ -147,8 +131,8 @@ def token_stats(tok: Tokenizer, tokenizer_uri: str, results: list[dict[str, Any]
         "bytes_per_token": {
             lang: round(text_bytes[lang] / max(1, v["train"] + v["val"]), 3) for lang, v in tokens_by_lang.items()
         },
-        "by_lang": _merge_funnels([r["funnel"]["by_lang"] for r in results]),
-        "by_source": _merge_funnels([r["funnel"]["by_source"] for r in results]),
+        "by_lang": merge_funnels([r["funnel"]["by_lang"] for r in results]),
+        "by_source": merge_funnels([r["funnel"]["by_source"] for r in results]),
     }
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from collections.abc import Iterator
 from dataclasses import asdict
 
@@ -26,7 +25,9 @@ import pyarrow.compute as pc
 import storage
 from model.tokenizer import META_FILE, MODEL_FILE, Tokenizer
 from storage import Counts, DatasetWriter, ShardInfo, open_dataset
-from storage.uri import filesystem_for, join
+# TODO(integrator): storage should export write_bytes_atomic for non-table files (tokenizer.model).
+from storage.dataset import _write_bytes_atomic
+from storage.uri import join
 from tasks.ops.doc_hash import doc_fraction
 from tasks.ops.tokenizer_training import (
     TokenizerTrainConfig,
@@ -38,13 +39,7 @@ from tasks.ops.tokenizer_training import (
 
 def write_file(location: str, name: str, data: bytes, section: str = "tokenizer", rows: int = 1) -> ShardInfo:
     """Write ``location/name`` atomically (temporary name, then rename) and describe it as a shard."""
-    fs, path = filesystem_for(join(location, name))
-    parent = path.rsplit("/", 1)[0]
-    fs.create_dir(parent, recursive=True)
-    tmp = f"{parent}/.tmp-{uuid.uuid4().hex[:12]}-{name}"
-    with fs.open_output_stream(tmp) as f:
-        f.write(data)
-    fs.move(tmp, path)
+    _write_bytes_atomic(join(location, name), data)
     return ShardInfo(path=name, section=section, rows=rows, bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
 
 

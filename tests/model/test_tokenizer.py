@@ -100,3 +100,14 @@ def test_mixed_directory_refused(tokenizer_dir: str, corpus: tuple[str, list[dic
     (swapped / "tokenizer.model").write_bytes((Path(other) / "tokenizer.model").read_bytes())
     with pytest.raises(DatasetError, match="tokenizer.model"):
         Tokenizer.load(str(swapped))
+
+
+def test_round_trip_on_real_text(tokenizer_dir: str, shared_data: Path) -> None:
+    import gzip
+
+    tok = Tokenizer.load(tokenizer_dir)
+    for rel in ("text_en_wikitext2/wikitext-2_valid.txt.gz", "text_zh_hongloumeng/hongloumeng.txt.gz",
+                "eval_humaneval/HumanEval.jsonl.gz"):
+        text = gzip.open(shared_data / rel, "rt", encoding="utf-8").read()[:300_000]
+        chunks = [text[i : i + 5000] for i in range(0, len(text), 5000)]
+        assert [tok.decode(ids) for ids in tok.encode_batch(chunks)] == chunks, rel

@@ -112,3 +112,23 @@ def test_tokenize_reads_repeats_and_reports_groups(remixed: tuple[list[dict], st
     for r in remix.stats["mixture"]["rows"]:
         after[r["group"]] = after.get(r["group"], 0) + r["docs_after"]
     assert {g: v["train"] + v["val"] for g, v in docs_by_group.items()} == {g: n for g, n in after.items() if n}
+
+
+def test_remix_on_real_common_crawl_urls(shared_data: Path, tmp_path: Path) -> None:
+    import gzip
+
+    path = shared_data / "web_text_commoncrawl_dolma" / "CC-MAIN-20190717121559-20190717143559-00140.jsonl.gz"
+    docs = []
+    for line in gzip.open(path, "rt", encoding="utf-8"):
+        r = json.loads(line)
+        docs.append({"id": r["id"], "text": r["text"], "url": r["metadata"]["url"], "lang": "web", "source": "cc-2019-30"})
+    uri = write_documents(tmp_path / "docs", docs, shards=2)
+    targets = {"*": {"other": 0.5, "encyclopedia": 0.2, "forum": 0.1, "academic": 0.1, "code": 0.05, "news": 0.05}}
+    out = run_remix(uri, str(tmp_path / "remix"), RemixConfig(targets=targets, max_repeats=4), executor="local")
+    m = open_dataset(out).manifest
+    rows = {r["group"]: r for r in m.stats["mixture"]["rows"]}
+    # real URLs (no scheme) land in several groups via the bundled suffix list
+    assert {g for g, r in rows.items() if r["docs_before"] > 0} >= {"other", "encyclopedia", "forum", "academic", "code"}
+    assert rows["other"]["byte_share_before"] > 0.6 and rows["other"]["byte_share_after"] < rows["other"]["byte_share_before"]
+    assert rows["forum"]["byte_share_after"] > rows["forum"]["byte_share_before"]
+    assert m.counts.input == len(docs) and m.counts.is_conserved()
