@@ -462,6 +462,9 @@ def test_whole_json_documents_and_tiny_truncated_gzip(tmp_path: Path) -> None:
     assert isinstance(many[1], QuarantinedRecord) and many[1].line == 2
     (meta,) = read_items(tmp_path / "meta.json")
     assert isinstance(meta, QuarantinedRecord) and "no 'text' field" in meta.error
+    (tmp_path / "lines.json").write_text('{"text": broken\n{"text": "second"}\n{"text": "third"}\n')
+    first, *rest = read_items(tmp_path / "lines.json")  # JSONL named .json with a broken first line
+    assert isinstance(first, QuarantinedRecord) and first.line == 1 and [d.text for d in rest] == ["second", "third"]
     data = gzip.compress(b'{"text": "one"}\n{"text": "two"}\n{"text": "three"}\n')
     (tmp_path / "tiny.jsonl.gz").write_bytes(data[:-12])  # cut inside the deflate stream
     items = read_items(tmp_path / "tiny.jsonl.gz")
