@@ -276,6 +276,7 @@ def test_empty_and_junk_files(crawl_ds, crawl: Path) -> None:
     assert "not a readable Parquet file" in q["junk.parquet"]["error"]
     assert "unreadable WARC data" in q["junk.warc.gz"]["error"]
     for name in ("junk.jsonl.gz", "junk.parquet", "junk.warc.gz"):
+        assert q[name]["raw"] and q[name]["offset"] == 0
         assert by_file(crawl_ds, crawl, f"dump-02/{name}") == {"input": 1, "kept": 0, "dropped": {}, "quarantined": 1}
 
 
@@ -476,4 +477,4 @@ def test_unknown_explicit_file_is_quarantined(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("hello")
     ds = open_dataset(run_ingest([str(tmp_path / "notes.txt")], str(tmp_path / "out"), executor="local"))
     (q,) = ds.read_all("quarantine").to_pylist()
-    assert "unsupported file type" in q["error"] and ds.manifest.counts.input == 1
+    assert "unsupported file type" in q["error"] and ds.manifest.counts.input == 1 and q["raw"] == "hello"
