@@ -38,6 +38,10 @@ class ParameterError(ValueError):
     def __init__(self, parameter: str, message: str) -> None:
         super().__init__(f"parameter {parameter!r}: {message}")
         self.parameter = parameter
+        self.detail = message
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:  # picklable: Prefect persists failures
+        return (ParameterError, (self.parameter, self.detail))
 
 
 # ----------------------------------------------------------------------------- datasets and paths

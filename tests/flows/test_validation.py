@@ -124,6 +124,13 @@ def test_paths_and_outputs(tmp_path: Path) -> None:
     assert require_output("out", "s3://bucket/out") == "s3://bucket/out"
 
 
+def test_parameter_error_survives_pickling() -> None:
+    import pickle
+
+    e = pickle.loads(pickle.dumps(ParameterError("config", "unknown key 'x'")))
+    assert (e.parameter, str(e)) == ("config", "parameter 'config': unknown key 'x'")
+
+
 def test_flow_fails_before_any_compute(tmp_path: Path) -> None:
     out = tmp_path / "smoke"
     with pytest.raises(ParameterError, match=r"parameter 'config': unknown key 'docz'"):
