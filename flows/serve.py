@@ -180,6 +180,11 @@ def prefect_env(home: Path, api_url: str | None = None, **extra: str) -> dict[st
     return env
 
 
+def _default_signals() -> None:
+    """In the child before exec: take SIGINT back (a shell's background job inherits it ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _stop_group(proc: subprocess.Popen, timeout: float) -> None:
     """SIGINT the process group we started, then SIGKILL it if it does not exit in time."""
     if proc.poll() is not None:
@@ -231,7 +236,8 @@ class PrefectServer:
             cmd.append("--no-services")
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            cmd, env=prefect_env(self.home), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            cmd, env=prefect_env(self.home), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_default_signals,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -272,7 +278,8 @@ class PrefectWorker:
         env = prefect_env(self.home, self.api_url, PREFECT_WORKER_QUERY_SECONDS=str(self.poll_seconds))
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            cmd, cwd=str(REPO_ROOT), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            cmd, cwd=str(REPO_ROOT), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_default_signals,
         )
         return self
 

@@ -4,11 +4,12 @@
     longterm serve --port 4300 --only smoke --only ingest
     longterm serve --no-worker             # deploy only; start workers yourself (docker compose, other hosts)
 
-Ctrl-C stops the worker first (SIGINT), then the server.
+Ctrl-C (or SIGTERM) stops the worker first (SIGINT), then the server.
 """
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 
@@ -29,6 +30,11 @@ def register(app: typer.Typer) -> None:
         """Start Prefect (server, work pool, deployments from prefect.yaml, worker) and wait for Ctrl-C."""
         from flows.serve import PrefectServer, PrefectWorker, deploy_project, ensure_work_pool
 
+        def interrupt(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGINT, interrupt)  # also when started in the background (SIGINT ignored)
+        signal.signal(signal.SIGTERM, interrupt)
         home = (run_dir / "prefect").resolve()
         server = PrefectServer(home=home, host=host, port=port)
         typer.echo(f"starting Prefect server (PREFECT_HOME={home}) ...")
