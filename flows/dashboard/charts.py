@@ -183,7 +183,7 @@ def line_chart(name: str, title: str, series: Mapping[str, Sequence[tuple[float,
         x = px(t)
         parts.append(f'<text x="{x:.1f}" y="{top + plot_h + 14}" text-anchor="middle">{fmt(t)}</text>')
     parts.append(f'<text x="{left + plot_w / 2}" y="{height - 4}" text-anchor="middle" fill="#555">{esc(x_label)}</text>')
-    parts.append(f'<text x="4" y="{top - 4}" fill="#555">{esc(y_label)}{" (log)" if log_y else ""}</text>')
+    parts.append(f'<text x="{W - 6}" y="14" text-anchor="end" fill="#555">y: {esc(y_label)}{" (log)" if log_y else ""}</text>')
     for i, (k, pts) in enumerate(clean.items()):
         color = PALETTE[i % len(PALETTE)]
         path = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in pts)

@@ -24,6 +24,7 @@ main{padding:10px 20px;max-width:1500px}
 nav a{margin-right:10px}
 section.stage{background:#fff;border:1px solid #ddd;border-radius:6px;padding:8px 16px;margin:14px 0}
 .grid{display:flex;flex-wrap:wrap;gap:12px}
+.parts{display:flex;flex-wrap:wrap;gap:0 28px;align-items:flex-start}.part{max-width:100%}
 table{border-collapse:collapse;font-size:12px;margin:6px 0}
 td,th{border:1px solid #ddd;padding:3px 6px;text-align:right;vertical-align:top}
 td.l,th.l{text-align:left}
@@ -252,7 +253,8 @@ def stage_section(view: StageView) -> str:
         parts.append(funnel_part(view))
     parts += [dedup_part(view), mixture_part(view), compression_part(view), tokens_part(view),
               training_part(view), eval_part(view)]
-    parts.append("</section>")
+    head_parts, body_parts = parts[:2 + bool(view.error)], [p for p in parts[2 + bool(view.error):] if p]
+    parts = head_parts + ['<div class="parts">'] + [f'<div class="part">{p}</div>' for p in body_parts] + ["</div></section>"]
     return "".join(parts)
 
 
