@@ -4,6 +4,8 @@
     longterm serve --port 4300 --only smoke --only ingest
     longterm serve --no-worker             # deploy only; start workers yourself (docker compose, other hosts)
 
+    longterm deploy --api-url http://prefect-server:4200/api    # deployments only, against a running server
+
 Ctrl-C (or SIGTERM) stops the worker first (SIGINT), then the server.
 """
 
@@ -64,3 +66,19 @@ def register(app: typer.Typer) -> None:
             if wk is not None:
                 wk.stop()  # before the server: a worker without its server ignores SIGTERM
             server.stop()
+
+    @app.command("deploy")
+    def deploy(
+        api_url: str = typer.Option(..., "--api-url", envvar="PREFECT_API_URL", help="Prefect API of a running server"),
+        pool: str = typer.Option("longterm-process", "--pool", help="process work pool to create and deploy to"),
+        only: list[str] = typer.Option([], "--only", help="deploy only these deployments (repeatable)"),
+    ) -> None:
+        """Create the work pool and the deployments of prefect.yaml on a running server (skips stages not yet present)."""
+        from flows.serve import deploy_project, ensure_work_pool
+
+        ensure_work_pool(api_url, pool)
+        deployed, skipped = deploy_project(api_url, pool, only=only or None)
+        for name in deployed:
+            typer.echo(f"  deployed   {name}")
+        for name, why in skipped.items():
+            typer.echo(f"  not yet    {name}: {why}")
