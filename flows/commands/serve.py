@@ -28,6 +28,8 @@ def register(app: typer.Typer) -> None:
         only: list[str] = typer.Option([], "--only", help="deploy only these deployments (repeatable)"),
         worker: bool = typer.Option(True, "--worker/--no-worker", help="start a process worker on the pool"),
         limit: int = typer.Option(2, "--limit", help="flow runs the worker runs at once"),
+        dashboard: Path = typer.Option(Path("runs"), "--dashboard", help="also serve the data-quality dashboard of this folder"),
+        dashboard_port: int = typer.Option(8765, "--dashboard-port", help="dashboard port (0: any free port; -1: no dashboard)"),
     ) -> None:
         """Start Prefect (server, work pool, deployments from prefect.yaml, worker) and wait for Ctrl-C."""
         from flows.serve import PrefectServer, PrefectWorker, deploy_project, ensure_work_pool
@@ -40,9 +42,10 @@ def register(app: typer.Typer) -> None:
         home = (run_dir / "prefect").resolve()
         server = PrefectServer(home=home, host=host, port=port)
         typer.echo(f"starting Prefect server (PREFECT_HOME={home}) ...")
-        server.start()
         wk = None
+        board = None
         try:
+            server.start()
             ensure_work_pool(server.api_url, pool)
             deployed, skipped = deploy_project(server.api_url, pool, only=only or None)
             for name in deployed:
@@ -54,7 +57,13 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"worker on pool {pool!r} (log {wk.log_path})")
             typer.echo(f"\nPrefect UI:  {server.ui_url}\nAPI:         {server.api_url}")
             typer.echo(f"use it from a shell:  export PREFECT_API_URL={server.api_url}")
-            typer.echo("dashboard:   longterm dashboard runs/demo   (in another shell)\nCtrl-C to stop.")
+            if dashboard_port >= 0:
+                from flows.dashboard.server import DashboardServer
+
+                dashboard.mkdir(parents=True, exist_ok=True)
+                board = DashboardServer(dashboard, host=host, port=dashboard_port).start()
+                typer.echo(f"dashboard:   {board.url}  (runs under {dashboard.resolve()})")
+            typer.echo("Ctrl-C to stop.")
             while True:
                 if wk is not None and not wk.alive():
                     typer.echo(f"worker exited; see {wk.log_path}", err=True)
@@ -63,6 +72,8 @@ def register(app: typer.Typer) -> None:
         except KeyboardInterrupt:
             typer.echo("stopping ...")
         finally:
+            if board is not None:
+                board.stop()
             if wk is not None:
                 wk.stop()  # before the server: a worker without its server ignores SIGTERM
             server.stop()
