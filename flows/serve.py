@@ -201,16 +201,52 @@ def _stop_group(proc: subprocess.Popen, timeout: float) -> None:
             continue
 
 
-class PrefectServer:
+class _ManagedProcess:
+    """A child process in its own session, logging to ``log_path``; stopped by its process group."""
+
+    stop_timeout = 15.0
+
+    def __init__(self, home: Path, log_name: str) -> None:
+        self.home = Path(home).resolve()
+        self.proc: subprocess.Popen | None = None
+        self.log_path = self.home / log_name
+
+    def _spawn(self, cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
+        self.home.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                cmd, cwd=str(REPO_ROOT), env=env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True, preexec_fn=_default_signals,
+            )
+        return self.proc
+
+    def start(self) -> "_ManagedProcess":
+        raise NotImplementedError
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _stop_group(self.proc, timeout=self.stop_timeout)
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        return self if self.proc is not None else self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class PrefectServer(_ManagedProcess):
     """``prefect server start`` on loopback with its own PREFECT_HOME; a context manager."""
 
+    stop_timeout = 20.0
+
     def __init__(self, home: Path, host: str = "127.0.0.1", port: int = 4200, *, services: bool = True) -> None:
-        self.home = Path(home).resolve()
+        super().__init__(home, "server.log")
         self.host = host
         self.port = port or free_port(host)
         self.services = services
-        self.proc: subprocess.Popen | None = None
-        self.log_path = self.home / "server.log"
 
     @property
     def ui_url(self) -> str:
@@ -228,73 +264,37 @@ class PrefectServer:
             return False
 
     def start(self, timeout: float = 120.0) -> "PrefectServer":
-        self.home.mkdir(parents=True, exist_ok=True)
         if self.healthy():
             raise RuntimeError(f"something already answers on {self.ui_url}; choose another --port")
         cmd = [prefect_executable(), "server", "start", "--host", self.host, "--port", str(self.port), "--analytics-off"]
         if not self.services:
             cmd.append("--no-services")
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            cmd, env=prefect_env(self.home), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            preexec_fn=_default_signals,
-        )
+        proc = self._spawn(cmd, prefect_env(self.home))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"prefect server exited with {self.proc.returncode}; see {self.log_path}")
+            if proc.poll() is not None:
+                raise RuntimeError(f"prefect server exited with {proc.returncode}; see {self.log_path}")
             if self.healthy():
                 return self
             time.sleep(0.5)
         self.stop()
         raise TimeoutError(f"prefect server not healthy after {timeout:.0f} s; see {self.log_path}")
 
-    def stop(self) -> None:
-        if self.proc is not None:
-            _stop_group(self.proc, timeout=20.0)
 
-    def __enter__(self) -> "PrefectServer":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-class PrefectWorker:
+class PrefectWorker(_ManagedProcess):
     """``prefect worker start`` on a process pool; stop it (SIGINT) before the server."""
 
     def __init__(self, api_url: str, pool: str = DEFAULT_POOL, *, home: Path, limit: int = 2, poll_seconds: float = 2.0) -> None:
+        super().__init__(home, "worker.log")
         self.api_url = api_url
         self.pool = pool
-        self.home = Path(home).resolve()
         self.limit = limit
         self.poll_seconds = poll_seconds
-        self.proc: subprocess.Popen | None = None
-        self.log_path = self.home / "worker.log"
 
     def start(self) -> "PrefectWorker":
-        self.home.mkdir(parents=True, exist_ok=True)
         cmd = [prefect_executable(), "worker", "start", "--pool", self.pool, "--type", "process", "--limit", str(self.limit)]
-        env = prefect_env(self.home, self.api_url, PREFECT_WORKER_QUERY_SECONDS=str(self.poll_seconds))
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            cmd, cwd=str(REPO_ROOT), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            preexec_fn=_default_signals,
-        )
+        self._spawn(cmd, prefect_env(self.home, self.api_url, PREFECT_WORKER_QUERY_SECONDS=str(self.poll_seconds)))
         return self
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            _stop_group(self.proc, timeout=15.0)
-
-    def __enter__(self) -> "PrefectWorker":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def ensure_work_pool(api_url: str, name: str = DEFAULT_POOL) -> None:

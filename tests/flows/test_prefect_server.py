@@ -19,7 +19,7 @@ from storage import open_dataset
 pytestmark = pytest.mark.slow
 
 
-def _wait_final(client, flow_run_id, timeout: float = 90.0):
+def _wait_final(client, flow_run_id, timeout: float = 240.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         run = client.read_flow_run(flow_run_id)
@@ -36,7 +36,7 @@ def test_deploy_trigger_and_read_artifacts(tmp_path: Path) -> None:
 
     home = tmp_path / "prefect"
     out = tmp_path / "smoke-out"
-    with PrefectServer(home=home, port=0) as server:
+    with PrefectServer(home=home, port=0, services=False).start(timeout=240) as server:
         assert server.api_url.startswith("http://127.0.0.1:")
         ensure_work_pool(server.api_url, "test-pool")
         deployed, skipped = deploy_project(server.api_url, "test-pool", only=["smoke"])

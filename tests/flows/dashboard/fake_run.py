@@ -71,9 +71,9 @@ def _drop(d: dict, reason: str, **extra: str) -> dict:
             "duplicate_of": extra.get("duplicate_of"), "detail": extra.get("detail")}
 
 
-def build_run(run: Path) -> dict[str, str]:
+def build_run(run: Path, num_docs: int = 90) -> dict[str, str]:
     """Write ingest, filter (two versions), dedup, remix, tokenizer, tokenize, pretrain metrics and eval results."""
-    docs = [_doc(i, "en" if i % 3 else "zh", 5 + (i * 37) % 400, f"dump-0{i % 3}") for i in range(90)]
+    docs = [_doc(i, "en" if i % 3 else "zh", 5 + (i * 37) % 400, f"dump-0{i % 3}") for i in range(num_docs)]
     out: dict[str, str] = {}
     out["ingest"] = documents_stage(run / "ingest", "ingest", docs, [], quarantined=2)
     ref = [InputRef(uri=out["ingest"], digest="0" * 64)]
