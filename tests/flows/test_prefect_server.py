@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from prefect import flow
 
 from flows.serve import PrefectServer, PrefectWorker, deploy_project, ensure_work_pool
 from storage import open_dataset
@@ -29,9 +30,26 @@ def _wait_final(client, flow_run_id, timeout: float = 240.0):
     raise TimeoutError(f"flow run {flow_run_id} not finished after {timeout} s (last state {run.state})")
 
 
+@flow(name="publish-run-artifacts")
+def _publish_run_artifacts(tmp_path: Path) -> None:
+    """Runs in this process against the test server, like a training/eval flow would."""
+    from flows.run_artifacts import StageProgress, publish_eval_artifacts, publish_training_artifacts
+
+    run = tmp_path / "pretrain"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text("\n".join(json.dumps({"step": s, "loss": 3.0 - s / 10, "val_loss": 2.5 + s / 10})
+                                                 for s in (0, 1, 2)))
+    publish_training_artifacts(str(run), "pretrain")
+    (tmp_path / "results.json").write_text(json.dumps({"tasks": {"tiny": {"acc": 0.5}}}))
+    publish_eval_artifacts(str(tmp_path), "eval")
+    progress = StageProgress("dedup", total=4)
+    progress.update(2)
+    progress.update(4)
+
+
 def test_deploy_trigger_and_read_artifacts(tmp_path: Path) -> None:
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     home = tmp_path / "prefect"
@@ -66,5 +84,16 @@ def test_deploy_trigger_and_read_artifacts(tmp_path: Path) -> None:
             assert bad_run.state.is_failed()
             assert "parameter 'config': unknown key 'docz'" in (bad_run.state.message or ""), bad_run.state.message
             assert not (tmp_path / "bad").exists(), "a bad parameter must fail the run before any output is written"
+
+            # training / eval / progress artifacts land on the same server
+            _publish_run_artifacts(tmp_path)
+            keys = ["pretrain-training-summary", "pretrain-curve", "pretrain-checkpoint", "eval-scores", "dedup-progress"]
+            found = {a.key: a for a in client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys)))}
+            assert set(found) == set(keys)
+            assert "best_val_loss: 2.5" in found["pretrain-training-summary"].data
+            scores = found["eval-scores"].data
+            scores = scores if isinstance(scores, list) else json.loads(scores)
+            assert scores == [{"task": "tiny", "acc": 0.5}]
+            assert float(found["dedup-progress"].data) == 100.0
         assert not worker.alive()
     assert not server.healthy()
