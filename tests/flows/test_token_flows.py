@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from model.data import TokenLoader
@@ -28,7 +29,7 @@ def test_remix_tokenizer_tokenize_flows_on_ray(prefect_harness, ray_cluster, tmp
 
     from flows.remix import remix_flow
     from flows.tokenize import tokenize_flow
-    from flows.train_tokenizer import train_tokenizer_flow
+    from flows.tokenizer import train_tokenizer_flow
 
     def artifacts_of(state) -> dict:
         with get_client(sync_client=True) as client:
@@ -60,6 +61,11 @@ def test_remix_tokenizer_tokenize_flows_on_ray(prefect_harness, ray_cluster, tmp
     groups = {r["name"]: r for r in found["tokenize-tokens"] if r["breakdown"] == "group"}
     assert set(groups) <= {"news", "encyclopedia", "forum", "other"} and len(groups) >= 3
     assert sum(r["train_tokens"] for r in groups.values()) == ds.manifest.stats["tokens"]["train"]
+    # a wrong parameter fails the flow at once, naming the parameter
+    bad = tokenize_flow(remix_uri, remix_uri, str(tmp_path / "bad"), return_state=True)
+    assert bad.is_failed()
+    with pytest.raises(ValueError, match=r"parameter 'tokenizer': .* is a 'documents' dataset .* a 'tokenizer' dataset is needed"):
+        bad.result()
     x, y = TokenLoader(ds.uri, seq_len=16, batch_size=2, tokenizer=Tokenizer.load(tok_uri)).next_batch()
     assert x.shape == (2, 16) and bool((x[:, 1:] == y[:, :-1]).all())
 
