@@ -8,7 +8,11 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export RAY_AUTH_MODE := disabled
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test clean
+.PHONY: install demo test clean browser
+
+# The dashboard's browser test drives Debian's headless Chromium; install it when missing (root).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "warning: could not install chromium; the browser test will skip"
 
 $(STAMP): pyproject.toml requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -27,7 +31,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/longterm demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -8,7 +8,8 @@ measured 8192^2 bf16 matmul) and peak memory. The method mirrors ``../shared/ben
 autocast + fused AdamW, micro-batch 16 x 2048 for 125m and 4 x 4096 for 1b).
 
 Variants: ``ours`` (the trainer's ``train_step``: whole-model ``torch.compile``, chunked cross-entropy,
-bf16 autocast, fused AdamW), ``ours-fullce`` (same, but all logits at once: the ablation for the loss),
+bf16 autocast, fused AdamW), ``ours-autotune`` (the same with ``mode="max-autotune-no-cudagraphs"``:
+Triton GEMM autotuning, slower to compile), ``ours-fullce`` (same, but all logits at once: the ablation for the loss),
 ``ours-eager`` (no compile), ``hf`` (when transformers is importable). Needs torch only (no Prefect/Ray).
 
     python -m model.bench                                   # GPU: 125m and 1b, all variants, JSON to $OUT or bench_out/
@@ -46,7 +47,7 @@ SHAPES = {
     "125m": Shape("125m", 2048, 16),
     "1b": Shape("1b", 4096, 4),
 }
-VARIANTS = ("ours", "ours-fullce", "ours-eager", "hf")
+VARIANTS = ("ours", "ours-autotune", "ours-fullce", "ours-eager", "hf")
 
 
 def _sync(device: torch.device) -> None:
@@ -81,7 +82,8 @@ def measured_peak(device: torch.device) -> float | None:
 
 def _ours_step(cfg: ModelConfig, shape: Shape, rt: Runtime, variant: str) -> tuple[Callable[[], None], Any]:
     bf16 = rt.device.type == "cuda"
-    model = build_model(cfg, rt, bf16=bf16, compile_model=variant != "ours-eager" and rt.device.type == "cuda")
+    mode = "max-autotune-no-cudagraphs" if variant == "ours-autotune" else None
+    model = build_model(cfg, rt, bf16=bf16, compile_model=variant != "ours-eager" and rt.device.type == "cuda", compile_mode=mode)
     if variant == "ours-fullce":
         model.loss_chunk_size = shape.micro_batch * shape.seq_len  # one chunk = all logits at once
     opt = build_optimizer(model, lr=1e-4, weight_decay=0.1, betas=(0.9, 0.95))
@@ -200,12 +202,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--steps", type=int, default=10, help="timed steps")
+    p.add_argument("--micro-batch", type=int, default=None, help="override every shape's micro-batch (default: the anchor's)")
     p.add_argument("--out", default=None, help="JSON output (default: $OUT/bench_pretrain.json or bench_out/bench_pretrain.json)")
     a = p.parse_args(argv)
     shapes, variants = a.shapes.split(","), a.variants.split(",")
     bad = [s for s in shapes if s not in SHAPES] + [v for v in variants if v not in VARIANTS]
     if bad:
         p.error(f"unknown shapes/variants {bad}")
+    if a.micro_batch:
+        for name in shapes:
+            SHAPES[name] = Shape(SHAPES[name].preset, SHAPES[name].seq_len, a.micro_batch)
     result = run(shapes, variants, a.device, a.warmup, a.steps)
     out = Path(a.out or Path(os.environ.get("OUT", "bench_out")) / "bench_pretrain.json")
     out.parent.mkdir(parents=True, exist_ok=True)

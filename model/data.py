@@ -111,6 +111,20 @@ def check_tokenizer(stats: dict[str, Any], tokenizer: Any, where: str = "token d
         )
 
 
+def segments_from_eos(x: torch.Tensor, eos_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Segment ids and in-segment positions of packed windows ``x`` [B, T], for block-diagonal attention.
+
+    A new segment starts right after each EOS (the EOS belongs to the document it ends); positions
+    restart at 0 in every segment. Pass them to ``Transformer.forward(x, segment_ids=..., positions=...)``.
+    """
+    is_start = torch.zeros_like(x, dtype=torch.bool)
+    is_start[:, 1:] = x[:, :-1] == eos_id
+    segment_ids = torch.cumsum(is_start.long(), dim=1)
+    index = torch.arange(x.shape[1], device=x.device).expand_as(x)
+    start_index = torch.cummax(torch.where(is_start, index, torch.zeros_like(index)), dim=1).values
+    return segment_ids, index - start_index
+
+
 class TokenLoader:
     """Batches ``(x, y)`` of shape ``[batch_size, seq_len]`` from a token dataset; see the module docstring."""
 

@@ -24,9 +24,8 @@ class _ChunkedLinearCrossEntropy(torch.autograd.Function):
         # h [N, D], weight [V, D], targets [N]; mean over targets != IGNORE_INDEX
         n_valid = (targets != IGNORE_INDEX).sum().clamp(min=1)
         hc, wc = h.to(compute_dtype), weight.to(compute_dtype)
-        needs_grad = h.requires_grad or weight.requires_grad
-        grad_h = torch.empty_like(hc) if needs_grad else None
-        grad_w = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device) if needs_grad else None
+        grad_h = torch.empty_like(hc)  # [N, D]
+        grad_w = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device)  # [V, D], fp32 accumulator
         total = torch.zeros((), dtype=torch.float32, device=h.device)
         for start in range(0, h.shape[0], chunk_size):
             hs = hc[start : start + chunk_size]  # [n, D]
@@ -37,15 +36,13 @@ class _ChunkedLinearCrossEntropy(torch.autograd.Function):
             lse = torch.logsumexp(logits, dim=-1)  # [n]
             target_logit = logits.gather(1, t_safe[:, None]).squeeze(1)
             total = total + ((lse - target_logit) * valid).sum()
-            if needs_grad:
-                grad_logits = torch.exp(logits - lse[:, None])  # softmax, in place of the logits
-                grad_logits.scatter_add_(1, t_safe[:, None], -torch.ones_like(lse[:, None]))
-                grad_logits = (grad_logits * (valid[:, None] / n_valid)).to(compute_dtype)  # [n, V]
-                grad_h[start : start + chunk_size] = grad_logits @ wc
-                grad_w.add_(grad_logits.t() @ hs)
-        if needs_grad:
-            ctx.save_for_backward(grad_h, grad_w)
-            ctx.dtypes = (h.dtype, weight.dtype)
+            grad_logits = torch.exp(logits - lse[:, None])  # softmax [n, V]
+            grad_logits.scatter_add_(1, t_safe[:, None], -torch.ones_like(lse[:, None]))  # minus one-hot
+            grad_logits = (grad_logits * (valid[:, None] / n_valid)).to(compute_dtype)
+            grad_h[start : start + chunk_size] = grad_logits @ wc
+            grad_w.add_(grad_logits.t() @ hs)
+        ctx.save_for_backward(grad_h, grad_w)
+        ctx.dtypes = (h.dtype, weight.dtype)
         return total / n_valid
 
     @staticmethod
@@ -68,7 +65,17 @@ def chunked_cross_entropy(
     Under CUDA autocast the matmuls run in the autocast dtype (bf16); the softmax is always fp32."""
     compute_dtype = torch.get_autocast_dtype("cuda") if (h.is_cuda and torch.is_autocast_enabled("cuda")) else h.dtype
     with torch.autocast(device_type=h.device.type, enabled=False):
+        if not (torch.is_grad_enabled() and (h.requires_grad or weight.requires_grad)):
+            return _loss_only(h.to(compute_dtype), weight.to(compute_dtype), targets, chunk_size)  # evaluation
         return _ChunkedLinearCrossEntropy.apply(h, weight, targets, chunk_size, compute_dtype)
+
+
+def _loss_only(h: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, chunk_size: int) -> torch.Tensor:
+    total = torch.zeros((), dtype=torch.float32, device=h.device)
+    for start in range(0, h.shape[0], chunk_size):
+        logits = (h[start : start + chunk_size] @ weight.t()).float()
+        total = total + F.cross_entropy(logits, targets[start : start + chunk_size], ignore_index=IGNORE_INDEX, reduction="sum")
+    return total / (targets != IGNORE_INDEX).sum().clamp(min=1)
 
 
 def full_cross_entropy(h: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

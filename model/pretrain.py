@@ -59,6 +59,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     dtype: str = field(default="auto", metadata={"help": "auto (bf16 on GPU, fp32 on CPU), bf16 or fp32"})
     compile: str = field(default="auto", metadata={"help": "torch.compile: auto (on GPU), on, off"})
+    compile_mode: str | None = field(default=None, metadata={"help": "torch.compile mode, e.g. max-autotune-no-cudagraphs"})
     activation_checkpointing: bool = False
     loss_chunk_size: int = field(default=8192, metadata={"help": "rows of logits per cross-entropy chunk"})
     eval_every: int = field(default=100, metadata={"help": "validation every N steps (0: never)"})
@@ -324,7 +325,7 @@ def main(cfg: TrainConfig) -> dict[str, Any]:
              cfg.preset, run.model.num_params() / 1e6, run.batch_size, run.seq_len, run.micro_batch_size, run.grad_accum, rt.world_size, run.total_steps, run.schedule.peak_lr)
 
     model = build_model(run.model, rt, bf16=run.bf16, compile_model=run.compile, activation_checkpointing=cfg.activation_checkpointing,
-                        loss_chunk_size=cfg.loss_chunk_size, seed=cfg.seed)
+                        loss_chunk_size=cfg.loss_chunk_size, seed=cfg.seed, compile_mode=cfg.compile_mode)
     optimizer = build_optimizer(model, lr=run.schedule.peak_lr, weight_decay=cfg.weight_decay, betas=(cfg.beta1, cfg.beta2))
     sched = LRSchedule(run.schedule)
     train_loader, val_loader = _loaders(cfg, run, rt)
@@ -438,6 +439,20 @@ def config_from_args(argv: list[str] | None = None) -> TrainConfig:
     ns = vars(build_parser().parse_args(argv))
     ns["model_overrides"] = dict(ns["model_overrides"])
     return TrainConfig(**ns)
+
+
+def train_flags(cfg: TrainConfig) -> list[str]:
+    """Command-line flags that ``config_from_args`` turns back into ``cfg`` (what torchrun launches get)."""
+    flags: list[str] = []
+    for f in dataclasses.fields(TrainConfig):
+        value, name = getattr(cfg, f.name), "--" + f.name.replace("_", "-")
+        if f.name == "model_overrides":
+            flags += [x for k, v in value.items() for x in ("--model-arg", f"{k}={v}")]
+        elif isinstance(value, bool):
+            flags.append(name if value else "--no-" + f.name.replace("_", "-"))
+        elif value is not None:
+            flags += [name, repr(value) if isinstance(value, float) else str(value)]
+    return flags
 
 
 def cli(argv: list[str] | None = None) -> int:

@@ -69,6 +69,7 @@ def build_model(
     activation_checkpointing: bool = False,
     loss_chunk_size: int = 8192,
     seed: int = 0,
+    compile_mode: str | None = None,
 ) -> Transformer:
     """fp32 parameters on ``rt.device``; sharded with FSDP2 (per block, then the root) when distributed."""
     torch.manual_seed(seed)
@@ -81,7 +82,7 @@ def build_model(
         mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if bf16 else MixedPrecisionPolicy()
         for layer in model.layers:
             if compile_model:
-                layer.compile()
+                layer.compile(mode=compile_mode)
             fully_shard(layer, mp_policy=mp)
         fully_shard(model, mp_policy=mp)
         model.to_empty(device=rt.device)
@@ -92,7 +93,7 @@ def build_model(
             model = Transformer(cfg)
         model.activation_checkpointing = activation_checkpointing
         if compile_model:
-            model.compile()  # the whole model, loss included: one graph per step
+            model.compile(mode=compile_mode)  # the whole model, loss included: one graph per step
     model.loss_chunk_size = loss_chunk_size
     return model
 
@@ -138,7 +139,7 @@ def train_step(
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
     if hasattr(grad_norm, "full_tensor"):
         grad_norm = grad_norm.full_tensor()
-    loss_v, norm_v = total.item(), grad_norm.item()
+    loss_v, norm_v = torch.stack([total.float(), grad_norm.float()]).tolist()  # one host sync per step
     ok = math.isfinite(loss_v) and math.isfinite(norm_v)
     if ok:
         optimizer.step()

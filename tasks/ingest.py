@@ -62,7 +62,8 @@ MAX_FILES_IN_STATS = 1000  # per-file funnels are recorded in the manifest up to
 class IngestConfig:
     rows_per_shard: int = 50_000  # documents per data shard (also caps dropped/quarantine shards)
     shard_bytes: int = 128 << 20  # ...or this much text, whichever comes first
-    batch_rows: int = 2048  # documents normalised per Arrow batch
+    batch_rows: int = 2048  # documents normalised per Arrow batch...
+    batch_chars: int = 32 << 20  # ...or this many characters, whichever comes first (memory bound)
     max_doc_bytes: int = 1 << 20  # extracted text above this follows ``oversize``
     oversize: str = "truncate"  # "truncate" (cut at a line break, counted) or "quarantine"
     max_record_bytes: int = 64 << 20  # a raw JSONL line above this is quarantined unparsed
@@ -77,8 +78,8 @@ class IngestConfig:
             raise ValueError(f"IngestConfig.oversize must be 'truncate' or 'quarantine', got {self.oversize!r}")
         if self.input_fingerprint not in ("stat", "sha256"):
             raise ValueError(f"IngestConfig.input_fingerprint must be 'stat' or 'sha256', got {self.input_fingerprint!r}")
-        if min(self.rows_per_shard, self.shard_bytes, self.batch_rows, self.max_doc_bytes, self.max_html_bytes) <= 0:
-            raise ValueError("IngestConfig sizes (rows_per_shard, shard_bytes, batch_rows, max_*_bytes) must be positive")
+        if min(self.rows_per_shard, self.shard_bytes, self.batch_rows, self.batch_chars, self.max_doc_bytes, self.max_html_bytes) <= 0:
+            raise ValueError("IngestConfig sizes (rows_per_shard, shard_bytes, batch_*, max_*_bytes) must be positive")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "IngestConfig":
@@ -202,6 +203,7 @@ class IngestFileProcessor:
         reader_stats = ReaderStats()
         extra = {"invalid_utf8_replacements": 0, "docs_with_invalid_utf8": 0, "truncated_docs": 0, "oversize_quarantined": 0, "text_bytes_kept": 0}
         batch: list[RawDocument] = []
+        batch_chars = 0
 
         def quarantine(q: QuarantinedRecord, source: str) -> None:
             writers["quarantine"].add_rows(
@@ -218,9 +220,11 @@ class IngestFileProcessor:
             funnel.dropped(source, d.reason)
 
         def flush_batch() -> None:
+            nonlocal batch_chars
             if batch:
                 self._process_batch(batch, default_source, writers, funnel, extra)
                 batch.clear()
+                batch_chars = 0
 
         try:
             for item in read_input_file(f, self.opts, reader_stats):
@@ -240,7 +244,8 @@ class IngestFileProcessor:
                         item.text = truncate_utf8(item.text, cfg.max_doc_bytes)
                         extra["truncated_docs"] += 1
                     batch.append(item)
-                    if len(batch) >= cfg.batch_rows:
+                    batch_chars += len(item.text)
+                    if len(batch) >= cfg.batch_rows or batch_chars >= cfg.batch_chars:
                         flush_batch()
                 elif isinstance(item, DroppedRecord):
                     drop(item)

@@ -112,7 +112,7 @@ def run_units(
         _RayAdapter,
         fn_constructor_kwargs={"processor_cls": processor_cls, "ctor_kwargs": ctor_kwargs},
         batch_size=1,
-        concurrency=workers,
+        compute=ray.data.ActorPoolStrategy(size=workers),
         num_cpus=num_cpus_per_worker,
         batch_format="default",
     )

@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
                                    sample_bytes=sample_bytes, seed=seed)
 
         def flow_call():
-            from flows.train_tokenizer import train_tokenizer_flow
+            from flows.tokenizer import train_tokenizer_flow
 
             return train_tokenizer_flow(input_uri, out, cfg, return_state=True)
 

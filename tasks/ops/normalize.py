@@ -36,7 +36,6 @@ _CONTROLS = r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\x{feff}]"
 _TAB_RUN = rf"[ {_OTHER_SPACES}]*\t[\t {_OTHER_SPACES}]*"
 _SPACE_RUN = rf"[{_OTHER_SPACES}][ {_OTHER_SPACES}]*| [ {_OTHER_SPACES}]+"
 _LINE_EDGE = r"[ \t\x{3000}]*\n[ \t\x{3000}]*"
-_DOC_EDGES = r"^[\s\x{3000}]+|[\s\x{3000}]+$"
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _REPLACEMENT_UTF8 = "\ufffd".encode()
@@ -103,7 +102,7 @@ def normalize_texts(texts: pa.Array | pa.ChunkedArray, cfg: NormalizeConfig = No
         arr = pc.replace_substring_regex(arr, _LINE_EDGE, "\n")
     if cfg.max_blank_lines >= 0:
         arr = pc.replace_substring_regex(arr, "\n{%d,}" % (cfg.max_blank_lines + 2), "\n" * (cfg.max_blank_lines + 1))
-    return pc.replace_substring_regex(arr, _DOC_EDGES, "")
+    return pc.utf8_trim_whitespace(arr)  # Unicode White_Space, U+3000 included
 
 
 def normalize_text(text: str, cfg: NormalizeConfig = NormalizeConfig()) -> str:

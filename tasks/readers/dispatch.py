@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
+
+import zstandard
 
 from tasks.readers.files import InputFile
 from tasks.readers.html import read_html_file
 from tasks.readers.jsonl import read_jsonl
 from tasks.readers.parquet import read_parquet
-from tasks.readers.records import DroppedRecord, QuarantinedRecord, RawDocument, ReaderOptions, ReaderStats
+from tasks.readers.records import DroppedRecord, QuarantinedRecord, RawDocument, ReaderOptions, ReaderStats, file_preview
 from tasks.readers.warc import read_warc
 
 READERS = {"jsonl": read_jsonl, "parquet": read_parquet, "warc": read_warc, "html": read_html_file}
@@ -21,9 +24,12 @@ def read_input_file(
     stats = stats if stats is not None else ReaderStats()
     reader = READERS.get(f.fmt)
     if reader is None:
-        yield QuarantinedRecord(f.path, 0, None, "unsupported file type (expected .jsonl/.json[.gz|.zst], .parquet, .warc[.gz], .wet[.gz], .html[.gz])", None)
+        yield QuarantinedRecord(
+            f.path, 0, None, "unsupported file type (expected .jsonl/.json[.gz|.zst], .parquet, .warc[.gz], .wet[.gz], .html[.gz])",
+            file_preview(f.path, 0, opts.preview_bytes),
+        )
         return
     try:
         yield from reader(f, opts, stats)
-    except (OSError, EOFError) as e:
+    except (OSError, EOFError, zlib.error, zstandard.ZstdError) as e:
         yield QuarantinedRecord(f.path, None, None, f"cannot read file: {type(e).__name__}: {e}", None)

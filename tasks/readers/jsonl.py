@@ -65,38 +65,39 @@ def record_to_document(
     return RawDocument(text, doc_id, url, source, metadata or None, line, offset, invalid + surrogates)
 
 
-def _read_whole_json(f: InputFile, opts: ReaderOptions, stats: ReaderStats) -> Iterator[Item]:
+def _read_whole_json(f: InputFile, opts: ReaderOptions, stats: ReaderStats) -> list[Item] | None:
+    """Records of a file that is one JSON document (object or array), or None if it is not one."""
     with open_decompressed(f.path) as stream:
         data = stream.read(opts.max_record_bytes + 1)
-    stats.bytes_decompressed += len(data)
     if len(data) > opts.max_record_bytes:
-        yield QuarantinedRecord(f.path, 0, 1, f"JSON document larger than max_record_bytes={opts.max_record_bytes}", preview(data, opts.preview_bytes))
-        return
+        return None
     text, invalid = decode_utf8(data)
     try:
         obj = json.loads(text)
-    except json.JSONDecodeError as e:
-        yield QuarantinedRecord(f.path, e.pos, e.lineno, f"broken JSON: {e.msg} (line {e.lineno} column {e.colno})", preview(data, opts.preview_bytes))
-        return
+    except json.JSONDecodeError:
+        return None
+    stats.bytes_decompressed += len(data)
     records = obj if isinstance(obj, list) else [obj]
-    for i, rec in enumerate(records):
-        raw = json.dumps(rec, ensure_ascii=False, default=str)[: opts.preview_bytes]
-        yield record_to_document(rec, f, i, i + 1, None, invalid if i == 0 else 0, raw, opts)
+    return [
+        record_to_document(rec, f, i, i + 1, None, invalid if i == 0 else 0, lambda rec=rec: json.dumps(rec, ensure_ascii=False, default=str), opts)
+        for i, rec in enumerate(records)
+    ]
 
 
-def read_jsonl(f: InputFile, opts: ReaderOptions, stats: ReaderStats) -> Iterator[Item]:
-    name = os.path.basename(f.path).lower()
-    for ext in (".gz", ".zst", ".zstd"):
-        name = name.removesuffix(ext)
-    whole_json_ok = name.endswith(".json")
+def read_jsonl(f: InputFile, opts: ReaderOptions, stats: ReaderStats, whole_json_ok: bool | None = None) -> Iterator[Item]:
+    if whole_json_ok is None:
+        name = os.path.basename(f.path).lower()
+        for ext in (".gz", ".zst", ".zstd"):
+            name = name.removesuffix(ext)
+        whole_json_ok = name.endswith(".json")
     end = 0
     number = 0
     with open_decompressed(f.path) as stream:
-        head = stream.peek(4096)[:4096] if hasattr(stream, "peek") else b""
-        if b"\x00" in head:
-            yield QuarantinedRecord(f.path, 0, None, "binary data (NUL bytes in the first 4 KB): not a JSONL file", preview(head, opts.preview_bytes))
-            return
         try:
+            head = stream.peek(4096)[:4096] if hasattr(stream, "peek") else b""
+            if b"\x00" in head:
+                yield QuarantinedRecord(f.path, 0, None, "binary data (NUL bytes in the first 4 KB): not a JSONL file", preview(head, opts.preview_bytes))
+                return
             for line in iter_lines(stream, opts.max_record_bytes):
                 number = line.number
                 end = line.offset + line.size
@@ -129,4 +130,8 @@ def read_jsonl(f: InputFile, opts: ReaderOptions, stats: ReaderStats) -> Iterato
             )
             return
     stats.bytes_decompressed = 0
-    yield from _read_whole_json(f, opts, stats)
+    items = _read_whole_json(f, opts, stats)
+    if items is None:  # not one JSON document either: JSONL whose first line is broken
+        yield from read_jsonl(f, opts, stats, whole_json_ok=False)
+    else:
+        yield from items

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 from tasks.ops.normalize import decode_utf8
 from tasks.readers.files import InputFile
 from tasks.readers.jsonl import record_to_document
-from tasks.readers.records import QuarantinedRecord, RawDocument, ReaderOptions, ReaderStats
+from tasks.readers.records import QuarantinedRecord, RawDocument, ReaderOptions, ReaderStats, file_preview
 
 Item = RawDocument | QuarantinedRecord
 
@@ -21,7 +21,7 @@ def read_parquet(f: InputFile, opts: ReaderOptions, stats: ReaderStats) -> Itera
     try:
         pf = pq.ParquetFile(f.path)
     except (pa.ArrowException, OSError) as e:
-        yield QuarantinedRecord(f.path, 0, None, f"not a readable Parquet file: {e}", None)
+        yield QuarantinedRecord(f.path, 0, None, f"not a readable Parquet file: {e}", file_preview(f.path, 0, opts.preview_bytes))
         return
     names = pf.schema_arrow.names
     if "text" not in names:

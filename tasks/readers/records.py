@@ -72,3 +72,13 @@ def preview(data: bytes | str | None, limit: int) -> str | None:
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogatepass")
     return data[:limit].decode("utf-8", "replace").replace("\x00", "\\x00")
+
+
+def file_preview(path: str, offset: int | None, limit: int) -> str | None:
+    """A preview of a file's raw bytes at ``offset`` (for entries that stand for a whole file)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset or 0)
+            return preview(fh.read(limit), limit)
+    except OSError:
+        return None

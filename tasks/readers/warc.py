@@ -23,7 +23,7 @@ from tasks.ops.normalize import decode_utf8
 from tasks.readers.files import InputFile
 from tasks.readers.html import html_to_item, read_payload
 from tasks.readers.ids import derive_doc_id
-from tasks.readers.records import DroppedRecord, QuarantinedRecord, RawDocument, ReaderOptions, ReaderStats, preview
+from tasks.readers.records import DroppedRecord, QuarantinedRecord, RawDocument, ReaderOptions, ReaderStats, file_preview, preview
 
 Item = RawDocument | DroppedRecord | QuarantinedRecord
 _DOC_TYPES = ("response", "resource", "conversion")
@@ -123,5 +123,5 @@ def read_warc(f: InputFile, opts: ReaderOptions, stats: ReaderStats) -> Iterator
             yield QuarantinedRecord(
                 f.path, offset, number + 2,
                 f"unreadable WARC data after record {number + 1}: {type(e).__name__}: {str(e)[:300]}",
-                None,
+                file_preview(f.path, offset if number >= 0 else 0, opts.preview_bytes),
             )

@@ -145,3 +145,12 @@ def test_sha256_verification_catches_same_size_corruption(arange_data: str) -> N
     shard.write_bytes(bytes(data))
     with pytest.raises(DatasetError, match="part-00000.arrow: sha256 differs from the manifest"):
         TokenLoader(arange_data, seq_len=T, verify="sha256")
+
+
+def test_segments_restart_after_each_eos() -> None:
+    from model.data import segments_from_eos
+
+    x = torch.tensor([[5, 6, 2, 7, 2, 2, 8, 9], [2, 1, 1, 1, 1, 1, 1, 2]])
+    seg, pos = segments_from_eos(x, eos_id=2)
+    assert seg.tolist() == [[0, 0, 0, 1, 1, 2, 3, 3], [0, 1, 1, 1, 1, 1, 1, 1]]
+    assert pos.tolist() == [[0, 1, 2, 0, 1, 0, 0, 1], [0, 0, 1, 2, 3, 4, 5, 6]]

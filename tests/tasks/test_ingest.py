@@ -276,6 +276,7 @@ def test_empty_and_junk_files(crawl_ds, crawl: Path) -> None:
     assert "not a readable Parquet file" in q["junk.parquet"]["error"]
     assert "unreadable WARC data" in q["junk.warc.gz"]["error"]
     for name in ("junk.jsonl.gz", "junk.parquet", "junk.warc.gz"):
+        assert q[name]["raw"] and q[name]["offset"] == 0
         assert by_file(crawl_ds, crawl, f"dump-02/{name}") == {"input": 1, "kept": 0, "dropped": {}, "quarantined": 1}
 
 
@@ -438,3 +439,42 @@ def test_real_html_pages_plain_and_in_warc(shared_data: Path, tmp_path: Path) ->
     assert any(first_sentence[:20] in t for t in texts), "the gold Chinese article text was extracted"
     ids = ds.read_all().column("id").to_pylist()
     assert len(set(ids)) == len(ids), "HTML files with the same basename get distinct ids (relative path)"
+
+
+# ----------------------------------------------------------------------------- readers directly
+
+
+def read_items(path: Path, root: Path | None = None) -> list:
+    from tasks.readers import InputFile, ReaderOptions, detect_format, read_input_file
+
+    return list(read_input_file(InputFile(str(path), str(root or path.parent), detect_format(str(path))), ReaderOptions()))
+
+
+def test_whole_json_documents_and_tiny_truncated_gzip(tmp_path: Path) -> None:
+    from tasks.readers import QuarantinedRecord, RawDocument
+
+    (tmp_path / "one.json").write_text(json.dumps({"id": "j1", "text": "pretty", "tags": ["a"]}, indent=2))
+    (tmp_path / "many.json").write_text(json.dumps([{"text": "first"}, {"text": 5}], indent=2))
+    (tmp_path / "meta.json").write_text(json.dumps({"title": "no text here"}, indent=2))
+    one = read_items(tmp_path / "one.json")
+    assert [(d.id, d.text, d.metadata) for d in one] == [("j1", "pretty", {"tags": ["a"]})]
+    many = read_items(tmp_path / "many.json")
+    assert isinstance(many[0], RawDocument) and many[0].id == derive_doc_id("many.json", 0)
+    assert isinstance(many[1], QuarantinedRecord) and many[1].line == 2
+    (meta,) = read_items(tmp_path / "meta.json")
+    assert isinstance(meta, QuarantinedRecord) and "no 'text' field" in meta.error
+    (tmp_path / "lines.json").write_text('{"text": broken\n{"text": "second"}\n{"text": "third"}\n')
+    first, *rest = read_items(tmp_path / "lines.json")  # JSONL named .json with a broken first line
+    assert isinstance(first, QuarantinedRecord) and first.line == 1 and [d.text for d in rest] == ["second", "third"]
+    data = gzip.compress(b'{"text": "one"}\n{"text": "two"}\n{"text": "three"}\n')
+    (tmp_path / "tiny.jsonl.gz").write_bytes(data[:-12])  # cut inside the deflate stream
+    items = read_items(tmp_path / "tiny.jsonl.gz")
+    assert isinstance(items[-1], QuarantinedRecord) and "EOFError" in items[-1].error
+    assert all(isinstance(i, (RawDocument, QuarantinedRecord)) for i in items)
+
+
+def test_unknown_explicit_file_is_quarantined(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    ds = open_dataset(run_ingest([str(tmp_path / "notes.txt")], str(tmp_path / "out"), executor="local"))
+    (q,) = ds.read_all("quarantine").to_pylist()
+    assert "unsupported file type" in q["error"] and ds.manifest.counts.input == 1 and q["raw"] == "hello"

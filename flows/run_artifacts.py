@@ -1,0 +1,101 @@
+"""Prefect artifacts for training and evaluation outputs, and progress on long stages.
+
+Reads the same files the dashboard reads (docs/dashboard.md): ``metrics.jsonl`` lines
+``{"step", "loss", "val_loss", "lr", "tokens_per_s", "mfu"}`` and ``results.json``
+``{"tasks": {task: {metric: value}}}``. The row builders are pure; the ``publish_*``
+functions create the artifacts (inside a flow run they are linked to it)::
+
+    publish_training_artifacts("runs/demo/pretrain", stage="pretrain")   # summary, curve table, checkpoint link
+    publish_eval_artifacts("runs/demo/eval", stage="eval")               # score table
+    progress = StageProgress("dedup", total=len(units)); progress.update(done)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from flows.artifacts import artifact_key
+from flows.dashboard.collect import read_metrics
+
+
+def training_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Last step and loss, best validation loss, final lr, mean throughput and MFU."""
+    if not rows:
+        return {}
+    out: dict[str, Any] = {"steps": rows[-1].get("step"), "final_loss": rows[-1].get("loss")}
+    val = [r["val_loss"] for r in rows if isinstance(r.get("val_loss"), (int, float))]
+    if val:
+        out["best_val_loss"] = min(val)
+        out["final_val_loss"] = val[-1]
+    lrs = [r["lr"] for r in rows if isinstance(r.get("lr"), (int, float))]
+    if lrs:
+        out["final_lr"] = lrs[-1]
+    for key in ("tokens_per_s", "mfu"):
+        vals = [r[key] for r in rows if isinstance(r.get(key), (int, float))]
+        if vals:
+            out[f"mean_{key}"] = sum(vals) / len(vals)
+    return out
+
+
+def curve_rows(rows: list[dict[str, Any]], max_rows: int = 50) -> list[dict[str, Any]]:
+    """At most ``max_rows`` evenly spaced metric rows (always the last one), for a table artifact."""
+    if len(rows) <= max_rows:
+        picked = rows
+    else:
+        idx = sorted({round(i * (len(rows) - 1) / (max_rows - 1)) for i in range(max_rows)})
+        picked = [rows[i] for i in idx]
+    keys = ("step", "loss", "val_loss", "lr", "tokens_per_s", "mfu")
+    return [{k: r.get(k) for k in keys} for r in picked]
+
+
+def eval_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"task": task, **scores} for task, scores in sorted((results.get("tasks") or {}).items())]
+
+
+def publish_training_artifacts(run_dir: str, stage: str, checkpoint: str | None = None) -> dict[str, str]:
+    """Summary markdown, sampled curve table and checkpoint link of a training run folder."""
+    from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+
+    rows = read_metrics(Path(run_dir) / "metrics.jsonl")
+    summary = training_summary(rows)
+    keys = {k: artifact_key(stage, k) for k in ("training-summary", "curve", "checkpoint")}
+    lines = [f"## {stage}: {summary.get('steps', 0)} steps"] + [f"- {k}: {v:.6g}" if isinstance(v, float) else f"- {k}: {v}"
+                                                               for k, v in summary.items()]
+    create_markdown_artifact(key=keys["training-summary"], markdown="\n".join(lines), description=f"{stage} training summary")
+    create_table_artifact(key=keys["curve"], table=curve_rows(rows), description=f"{stage} loss / lr / throughput by step")
+    target = str(Path(checkpoint or run_dir).resolve())
+    create_link_artifact(key=keys["checkpoint"], link=f"file://{target}", link_text=f"{stage} checkpoint")
+    return keys
+
+
+def publish_eval_artifacts(eval_dir: str, stage: str = "eval") -> str:
+    from prefect.artifacts import create_table_artifact
+
+    results = json.loads((Path(eval_dir) / "results.json").read_text(encoding="utf-8"))
+    key = artifact_key(stage, "scores")
+    create_table_artifact(key=key, table=eval_rows(results), description=f"{stage} scores by task and metric")
+    return key
+
+
+class StageProgress:
+    """A Prefect progress artifact for a long stage, updated at most every ``min_interval_s``."""
+
+    def __init__(self, stage: str, total: int, min_interval_s: float = 2.0) -> None:
+        from prefect.artifacts import create_progress_artifact
+
+        self.total = max(1, total)
+        self.min_interval_s = min_interval_s
+        self._last = 0.0
+        self.artifact_id = create_progress_artifact(0.0, key=artifact_key(stage, "progress"),
+                                                    description=f"{stage}: units done")
+
+    def update(self, done: int, force: bool = False) -> None:
+        from prefect.artifacts import update_progress_artifact
+
+        now = time.monotonic()
+        if force or done >= self.total or now - self._last >= self.min_interval_s:
+            update_progress_artifact(self.artifact_id, 100.0 * min(done, self.total) / self.total)
+            self._last = now

@@ -1,0 +1,55 @@
+"""prefect.yaml: a deployment per flow, one process pool, parameters the flows accept."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from pathlib import Path
+
+import yaml
+
+from flows.serve import PREFECT_YAML, REPO_ROOT, DeploymentSpec, entrypoint_problem, load_deployment_specs
+
+EXPECTED = {
+    "ingest_flow", "filter_flow", "dedup_flow", "remix_flow", "train_tokenizer_flow", "tokenize_flow",
+    "pretrain_flow", "sft_flow", "dpo_flow", "eval_flow", "data_to_model", "curate_nightly", "smoke_flow",
+}
+
+
+def test_a_deployment_per_flow_on_the_process_pool() -> None:
+    specs = load_deployment_specs()
+    assert {s.function for s in specs} == EXPECTED
+    assert len({s.name for s in specs}) == len(specs)
+    raw = yaml.safe_load(PREFECT_YAML.read_text())
+    assert {d["work_pool"]["name"] for d in raw["deployments"]} == {"longterm-process"}
+    for s in specs:
+        assert s.path.startswith("flows/") and s.path.endswith(".py"), s.entrypoint
+
+
+def test_nightly_curate_schedule() -> None:
+    nightly = next(s for s in load_deployment_specs() if s.function == "curate_nightly")
+    assert nightly.schedules and nightly.schedules[0]["cron"] == "0 2 * * *"
+    assert {"watch", "out"} <= set(nightly.parameters)
+
+
+def test_available_flows_accept_their_deployment_parameters() -> None:
+    """Each flow that exists takes the parameters prefect.yaml gives it (checked as stages land)."""
+    checked = 0
+    for spec in load_deployment_specs():
+        if entrypoint_problem(spec) is not None:
+            continue
+        module = importlib.import_module(spec.path[:-3].replace("/", "."))
+        flow_obj = getattr(module, spec.function)
+        params = inspect.signature(flow_obj.fn).parameters
+        unknown = set(spec.parameters) - set(params)
+        assert not unknown, f"deployment {spec.name}: {spec.function} has no parameter(s) {sorted(unknown)}"
+        checked += 1
+    assert checked >= 1  # smoke at least
+
+
+def test_entrypoint_problem_reports_missing_file_and_function(tmp_path: Path) -> None:
+    (tmp_path / "flows").mkdir()
+    (tmp_path / "flows" / "x.py").write_text("def other():\n    pass\n")
+    assert entrypoint_problem(DeploymentSpec("a", "flows/y.py:f"), tmp_path) == "flows/y.py does not exist yet"
+    assert "defines no function 'f'" in entrypoint_problem(DeploymentSpec("a", "flows/x.py:f"), tmp_path)
+    assert entrypoint_problem(DeploymentSpec("s", "flows/smoke.py:smoke_flow"), REPO_ROOT) is None
