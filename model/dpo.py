@@ -40,7 +40,7 @@ import torch.nn.functional as F
 
 from model.checkpoint import Checkpointer, list_checkpoints, load_checkpoint
 from model.config_args import run_cli
-from model.finetune import check_vocab, load_init_config, save_final, write_summary
+from model.finetune import check_vocab, load_init_config, save_final, tokenizer_for, write_summary
 from model.dpo_data import TokenizedPair, collate_pairs, load_preference_pairs
 from model.llama import Transformer
 from model.logprobs import token_logprobs_from_logits
@@ -56,8 +56,8 @@ log = logging.getLogger("model.dpo")
 class DPOConfig:
     init: str  # SFT checkpoint (or run dir): the initial policy and the reference
     data: str  # preference JSONL (prompt|messages, chosen, rejected) or HH-RLHF
-    tokenizer: str
     out: str
+    tokenizer: str = ""  # "" = the tokenizer the init checkpoint was trained with
     beta: float = 0.1
     label_smoothing: float = 0.0
     max_len: int = 0  # prompt + response tokens; 0 = the model's max_seq_len
@@ -233,8 +233,8 @@ def main(cfg: DPOConfig) -> dict[str, Any]:
     rt = setup_runtime(cfg.device)
     logging.basicConfig(level=logging.INFO if rt.is_main else logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     torch.manual_seed(cfg.seed)
-    tok = Tokenizer.load(cfg.tokenizer)
     model_cfg, init_meta = load_init_config(cfg.init)
+    tok = Tokenizer.load(tokenizer_for(cfg.tokenizer, init_meta, cfg.init))
     check_vocab(tok, model_cfg, cfg.init)
     max_len = cfg.max_len or model_cfg.max_seq_len
     if max_len > model_cfg.max_seq_len + 1:

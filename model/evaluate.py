@@ -206,6 +206,17 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
     tmp.replace(path)
 
 
+def flat_scores(results: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, float]]:
+    """``{task: {metric: value}}`` (the dashboard's results.json contract); a task run in several prompt
+    styles appears once per style as ``task [style]``."""
+    flat: dict[str, dict[str, float]] = {}
+    for task, by_style in results.items():
+        for style, metrics in by_style.items():
+            name = task if len(by_style) == 1 else f"{task} [{style}]"
+            flat[name] = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return flat
+
+
 def results_table(results: dict[str, dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
     """Rows {task, metric, <style>: value...}: one column per prompt style, for side-by-side reading."""
     rows = []
@@ -260,6 +271,7 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
         "tokenizer_digest": tok.digest,
         "config": dataclasses.asdict(cfg),
         "results": results,
+        "tasks": flat_scores(results),
         "table": results_table(results),
         "samples": sample_files,
         "seconds": timings,

@@ -59,3 +59,11 @@ def recorded_tokenizer(meta: dict[str, Any]) -> str:
         return str(open_dataset(data, kind="tokens").manifest.stats.get("tokenizer_uri", ""))
     except (ValueError, OSError):
         return ""
+
+
+def tokenizer_for(tokenizer: str, meta: dict[str, Any], where: str) -> str:
+    """The given tokenizer directory, else the one the checkpoint records."""
+    tok = tokenizer or recorded_tokenizer(meta)
+    if not tok:
+        raise ValueError(f"{where}: the checkpoint records no tokenizer; pass --tokenizer DIR")
+    return tok

@@ -36,7 +36,7 @@ import torch.distributed as dist
 
 from model.checkpoint import Checkpointer, list_checkpoints, load_checkpoint
 from model.config_args import run_cli
-from model.finetune import check_vocab, load_init_config, save_final, write_summary
+from model.finetune import check_vocab, load_init_config, save_final, tokenizer_for, write_summary
 from model.generate import greedy_generate
 from model.llama import Transformer
 from model.pretrain import BadStepGuard, MetricsLog
@@ -53,8 +53,8 @@ log = logging.getLogger("model.sft")
 class SFTConfig:
     init: str  # checkpoint (or run dir) to start from
     data: str  # conversations JSONL
-    tokenizer: str  # tokenizer directory
     out: str  # run directory: checkpoints/, metrics.jsonl, data_stats.json, summary.json
+    tokenizer: str = ""  # tokenizer directory; "" = the one the init checkpoint was trained with
     seq_len: int = 0  # packed row length; 0 = the model's max_seq_len
     batch_size: int = 8  # packed rows per micro-batch (per rank)
     grad_accum: int = 1
@@ -162,8 +162,8 @@ def main(cfg: SFTConfig) -> dict[str, Any]:
     rt = setup_runtime(cfg.device)
     logging.basicConfig(level=logging.INFO if rt.is_main else logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     torch.manual_seed(cfg.seed)
-    tok = Tokenizer.load(cfg.tokenizer)
     model_cfg, init_meta = load_init_config(cfg.init)
+    tok = Tokenizer.load(tokenizer_for(cfg.tokenizer, init_meta, cfg.init))
     check_vocab(tok, model_cfg, cfg.init)
     seq_len = cfg.seq_len or model_cfg.max_seq_len
     if seq_len > model_cfg.max_seq_len:

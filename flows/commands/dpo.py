@@ -14,7 +14,7 @@ def register(app: typer.Typer) -> None:
     def dpo(
         init: str = typer.Option(..., "--init", help="SFT checkpoint or run dir (policy start and reference)"),
         data: str = typer.Option(..., "--data", help="preference JSONL {prompt|messages, chosen, rejected} or HH-RLHF"),
-        tokenizer: str = typer.Option(..., "--tokenizer", help="tokenizer directory"),
+        tokenizer: str = typer.Option("", "--tokenizer", help="tokenizer directory (default: the one the checkpoint was trained with)"),
         out: str = typer.Option(..., "--out", help="run directory; rerun to resume"),
         beta: float = typer.Option(0.1, "--beta"),
         lr: float = typer.Option(5e-6, "--lr"),
@@ -33,8 +33,8 @@ def register(app: typer.Typer) -> None:
                                         max_steps=max_steps), overrides)
 
         def flow_call():
-            from flows.align import dpo_flow
+            from flows.align import flow_kwargs, dpo_flow
 
-            return dpo_flow(cfg, nproc, return_state=True)
+            return dpo_flow(cfg.init, cfg.out, cfg.data, cfg.tokenizer, flow_kwargs(cfg, "init", "out", "data", "tokenizer"), nproc, return_state=True)
 
         typer.echo(run_stage(lambda: run_dpo(cfg, nproc=nproc), flow_call, no_prefect))

@@ -36,9 +36,10 @@ def register(app: typer.Typer) -> None:
                                          limit=limit, batch_size=batch_size, chat=chat, system_prompt=system_prompt), overrides)
 
         def flow_call():
-            from flows.align import eval_flow
+            from flows.align import eval_flow, flow_kwargs
 
-            return eval_flow(cfg, return_state=True)
+            return eval_flow(cfg.checkpoint, cfg.out, ",".join(cfg.tasks), cfg.tokenizer,
+                             flow_kwargs(cfg, "checkpoint", "out", "tasks", "tokenizer"), return_state=True)
 
         doc = run_stage(lambda: run_eval(cfg), flow_call, no_prefect)
         for row in doc["table"]:

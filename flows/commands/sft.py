@@ -14,7 +14,7 @@ def register(app: typer.Typer) -> None:
     def sft(
         init: str = typer.Option(..., "--init", help="checkpoint or run dir to start from"),
         data: str = typer.Option(..., "--data", help="conversations JSONL (messages / ShareGPT / Alpaca / Self-Instruct)"),
-        tokenizer: str = typer.Option(..., "--tokenizer", help="tokenizer directory"),
+        tokenizer: str = typer.Option("", "--tokenizer", help="tokenizer directory (default: the one the checkpoint was trained with)"),
         out: str = typer.Option(..., "--out", help="run directory (checkpoints/, metrics.jsonl); rerun to resume"),
         epochs: float = typer.Option(2.0, "--epochs"),
         lr: float = typer.Option(1e-5, "--lr"),
@@ -31,8 +31,8 @@ def register(app: typer.Typer) -> None:
         cfg = apply_overrides(SFTConfig(init=init, data=data, tokenizer=tokenizer, out=out, epochs=epochs, lr=lr, max_steps=max_steps), overrides)
 
         def flow_call():
-            from flows.align import sft_flow
+            from flows.align import flow_kwargs, sft_flow
 
-            return sft_flow(cfg, nproc, return_state=True)
+            return sft_flow(cfg.init, cfg.out, cfg.data, cfg.tokenizer, flow_kwargs(cfg, "init", "out", "data", "tokenizer"), nproc, return_state=True)
 
         typer.echo(run_stage(lambda: run_sft(cfg, nproc=nproc), flow_call, no_prefect))

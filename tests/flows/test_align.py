@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
-from model.dpo import DPOConfig
-from model.evaluate import EvalConfig
-from model.sft import SFTConfig
+from flows.validation import ParameterError
+
 from model.tokenizer import Tokenizer
 from tests.model.align_fixtures import tiny_model, tiny_tok, tiny_tok_dir, write_tiny_checkpoint  # noqa: F401
 
@@ -34,13 +34,17 @@ def test_align_flows_publish_artifacts(prefect_harness, tiny_tok: Tokenizer, tin
 
     files = write_data(tmp_path)
     init = write_tiny_checkpoint(tmp_path / "pre", tiny_model(tiny_tok.padded_vocab_size), tiny_tok_dir)
-    sft_ckpt = sft_flow(SFTConfig(init=init, data=files["chat"], tokenizer=tiny_tok_dir, out=str(tmp_path / "sft"), max_steps=2,
-                                  batch_size=2, seq_len=64, eval_every=2, num_eval_prompts=1, eval_max_new_tokens=4))
+    sft_ckpt = sft_flow(init, str(tmp_path / "sft"), files["chat"],
+                        config={"max_steps": 2, "batch_size": 2, "seq_len": 64, "eval_every": 2, "num_eval_prompts": 1, "eval_max_new_tokens": 4})
     assert sft_ckpt.endswith("step-00000002")
-    dpo_ckpt = dpo_flow(DPOConfig(init=sft_ckpt, data=files["prefs"], tokenizer=tiny_tok_dir, out=str(tmp_path / "dpo"), max_steps=2,
-                                  batch_size=2, max_len=64, eval_fraction=0.25, eval_every=2))
-    doc = eval_flow(EvalConfig(checkpoint=dpo_ckpt, tasks=[f"mc:toy={files['mc']}"], out=str(tmp_path / "eval"), batch_size=2))
-    assert doc["results"]["toy"]["base"]["n"] == 2
+    dpo_ckpt = dpo_flow(sft_ckpt, str(tmp_path / "dpo"), files["prefs"], tiny_tok_dir,
+                        config={"max_steps": 2, "batch_size": 2, "max_len": 64, "eval_fraction": 0.25, "eval_every": 2})
+    doc = eval_flow(dpo_ckpt, str(tmp_path / "eval"), f"mc:toy={files['mc']}", config={"batch_size": 2})
+    assert doc["results"]["toy"]["base"]["n"] == 2 and doc["tasks"]["toy"]["n"] == 2
+    with pytest.raises(ParameterError, match="parameter 'config': .*nonsense"):
+        eval_flow(dpo_ckpt, str(tmp_path / "eval2"), f"mc:toy={files['mc']}", config={"nonsense": 1})
+    with pytest.raises(ParameterError, match="parameter 'checkpoint'"):
+        sft_flow(str(tmp_path / "no-such-run"), str(tmp_path / "x"), files["chat"])
     export = export_hf_flow(dpo_ckpt, str(tmp_path / "hf"))
     assert (Path(export) / "model.safetensors").is_file()
 
@@ -51,7 +55,7 @@ def test_align_flows_publish_artifacts(prefect_harness, tiny_tok: Tokenizer, tin
             return {a.key for a in await client.read_artifacts() if a.key}
 
     found = asyncio.run(keys())
-    assert {"sft-metrics", "sft-data", "dpo-metrics", "dpo-data", "eval-results", "eval-summary", "export-hf"} <= found
+    assert {"sft-training-summary", "sft-curve", "sft-data", "dpo-curve", "dpo-data", "eval-scores", "eval-results", "export-hf"} <= found
 
 
 def test_cli_eval_and_export_without_prefect(tiny_tok: Tokenizer, tiny_tok_dir: str, tmp_path: Path) -> None:

@@ -75,6 +75,8 @@ def test_system_prompt_runs_side_by_side(ckpt: str, task_files: dict[str, str], 
                               batch_size=4, system_prompt="You are a helpful assistant.", gsm8k_fewshot=1, gsm8k_max_new_tokens=8, limit=3))
     assert set(doc["results"]["toy"]) == set(doc["results"]["gsm8k"]) == {"chat", "chat+system"}
     assert doc["results"]["gsm8k"]["chat"]["n"] == 3
+    assert set(doc["tasks"]) == {"toy [chat]", "toy [chat+system]", "gsm8k [chat]", "gsm8k [chat+system]"}
+    assert doc["tasks"]["toy [chat]"]["acc"] == doc["results"]["toy"]["chat"]["acc"]
     row = next(r for r in doc["table"] if r["metric"] == "acc")
     assert set(row) == {"task", "metric", "chat", "chat+system"}
     chat = [json.loads(x) for x in (tmp_path / doc["samples"]["toy"]["chat"]).read_text().splitlines()]
