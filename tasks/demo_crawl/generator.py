@@ -23,6 +23,7 @@ import os
 import random
 import shutil
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -243,7 +244,7 @@ def _originals_first(pages: list[PageRecord]) -> None:
 # --------------------------------------------------------------------------------------------
 # writing
 # --------------------------------------------------------------------------------------------
-def _corrupt_lines(state: _State, dump: int, next_id) -> list[CorruptRecord]:
+def _corrupt_lines(state: _State, dump: int, next_id: Callable[[], str]) -> list[CorruptRecord]:
     """One broken record of each type, as raw lines."""
     rng = state.rng
     name = dump_name(dump)
@@ -279,7 +280,7 @@ def _corrupt_lines(state: _State, dump: int, next_id) -> list[CorruptRecord]:
 
 
 def _write_jsonl_parts(state: _State, cfg: DemoCrawlConfig, out: Path, dump: int, pages: list[PageRecord],
-                       first_part: int) -> tuple[list, int]:
+                       first_part: int) -> tuple[list[PageRecord | CorruptRecord], int]:
     """Write the dump's JSONL pages (plus corrupt lines) into part files; return rows in order."""
     rng = state.rng
     name = dump_name(dump)
@@ -288,10 +289,10 @@ def _write_jsonl_parts(state: _State, cfg: DemoCrawlConfig, out: Path, dump: int
     def next_id() -> str:
         return f"{name}-{next(counter):07d}"
 
-    written: list = []
+    written: list[PageRecord | CorruptRecord] = []
     part = first_part
     for start in range(0, len(pages), cfg.records_per_part):
-        chunk: list = list(pages[start : start + cfg.records_per_part])
+        chunk: list[PageRecord | CorruptRecord] = list(pages[start : start + cfg.records_per_part])
         for corrupt in _corrupt_lines(state, dump, next_id):
             chunk.insert(rng.randint(0, len(chunk)), corrupt)
         basename = f"part-{part:04d}.jsonl.gz"
@@ -330,7 +331,7 @@ def _write_dump_warc(state: _State, out: Path, dump: int, pages: list[PageRecord
     return rel
 
 
-def _ground_truth_row(record) -> dict:
+def _ground_truth_row(record: PageRecord | CorruptRecord) -> dict:
     if isinstance(record, CorruptRecord):
         return {"id": record.id, "dump": dump_name(record.dump), "url": None, "lang": record.lang, "kind": "corrupt",
                 "junk_type": None, "duplicate_of": None, "near_dup_jaccard": None, "file": record.file,
@@ -349,6 +350,8 @@ def _ground_truth_row(record) -> dict:
 
 def _prepare_out(out: Path) -> Path:
     """A fresh temp dir next to OUT; refuse to clobber a directory that is not a demo crawl."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} is a file; give a directory for the demo crawl")
     if out.exists() and any(out.iterdir()) and not (out / "ground_truth.jsonl").exists():
         raise ValueError(f"{out} exists and is not a demo crawl (no ground_truth.jsonl); choose an empty or new directory")
     tmp = out.with_name(out.name + ".tmp-demo-crawl")
@@ -363,7 +366,7 @@ def generate_demo_crawl(out: str, num_docs: int = 2000, num_dumps: int = 3, seed
 
 
 def generate_demo_crawl_with(out: str, cfg: DemoCrawlConfig) -> dict:
-    out_path = Path(out)
+    out_path = Path(out).absolute()
     tmp = _prepare_out(out_path)
     state = _State(rng=random.Random(cfg.seed), composers={"en": DocumentComposer("en"), "zh": DocumentComposer("zh")})
     rows: list[dict] = []
