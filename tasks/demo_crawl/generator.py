@@ -11,13 +11,13 @@ Layout of OUT:
     README.txt                       what is inside, with counts
 
 Part numbers are global (dump-01 continues after dump-00), so every file basename is unique;
-ingest derives ids of id-less records from "basename:line".
+ingest derives ids of id-less records from "basename:line index" (tasks/readers/ids.py).
+Ingest the dump directories (OUT/dump-*), not OUT: ground_truth.jsonl is not crawl input.
 """
 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import os
 import random
@@ -32,6 +32,7 @@ from tasks.demo_crawl.corpus_other import OTHER_DOMAINS, SENTENCES_OTHER
 from tasks.demo_crawl.junk import JUNK_GENERATORS
 from tasks.demo_crawl.urls import TOPIC_GROUP, junk_url, other_lang_url, page_url, url_variant
 from tasks.demo_crawl.warc_pages import WarcPage, crawl_date, deterministic_record_id, render_html, write_warc
+from tasks.readers.ids import derive_doc_id
 
 KINDS = ("clean", "exact_dup", "near_dup", "junk", "other_lang", "corrupt")
 CORRUPT_TYPES = ("broken_json", "text_number", "text_null", "missing_text", "invalid_utf8")
@@ -112,8 +113,12 @@ class _State:
 
 
 def ingest_derived_id(file_basename: str, line: int) -> str:
-    """The id ingest gives a JSONL record without "id": sha1("basename:line") hex[:24], prefixed."""
-    return "doc-" + hashlib.sha1(f"{file_basename}:{line}".encode()).hexdigest()[:24]
+    """The id ingest gives a JSONL record without "id" on 1-based ``line`` of the file.
+
+    The contract lives in ``tasks.readers.ids``: sha1("<basename>:<0-based line index>") hex[:24],
+    prefixed "doc-" (blank and broken lines count).
+    """
+    return derive_doc_id(file_basename, line - 1)
 
 
 def dump_name(index: int) -> str:
@@ -442,7 +447,8 @@ def _readme(summary: dict) -> str:
         "                              cookie banner, sidebar and footer around an <article>.",
         "  ground_truth.jsonl          one row per generated record (JSONL line or WARC response):",
         "      id             record id; WARC: WARC-Record-ID without <>; id-less JSONL: the id ingest derives,",
-        "                     doc- + sha1('<file basename>:<line>')[:24]; null for corrupt lines without an id",
+        "                     doc- + sha1('<file basename>:<line - 1>')[:24] (0-based line index); null for",
+        "                     corrupt lines without an id",
         "      dump, url, lang (en | zh | fr de es ru ja ko | null), format (jsonl | warc), file, line",
         "      kind           clean | exact_dup | near_dup | junk | other_lang | corrupt",
         "      duplicate_of   id of the original (always a clean page) for exact_dup / near_dup",
@@ -453,6 +459,7 @@ def _readme(summary: dict) -> str:
         "",
         "Expected outcomes: corrupt lines are quarantined except invalid_utf8 (repaired: bytes replaced, kept);",
         "junk is removed by quality filters; other_lang by language id; exact_dup / near_dup by dedup.",
+        "Ingest the dump directories (`longterm ingest OUT/dump-*`), not OUT: ground_truth.jsonl is not input.",
         "",
         "Counts",
         f"  records {summary['num_records']} (pages {summary['num_pages']})",
