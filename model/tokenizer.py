@@ -32,8 +32,7 @@ from typing import Any
 import sentencepiece as spm
 
 import storage
-# TODO(integrator): storage should export these as public helpers (read_bytes, exists).
-from storage.dataset import _exists, _read_bytes
+from storage import exists, read_bytes
 from storage.uri import join
 
 MODEL_FILE = "tokenizer.model"
@@ -112,9 +111,9 @@ class Tokenizer:
     def load(cls, path: str) -> "Tokenizer":
         """Load from a tokenizer directory (versioned root, one version, or a plain dir with tokenizer.model)."""
         path = path.rstrip("/")
-        if _exists(join(path, MODEL_FILE)) and not _exists(join(path, storage.dataset.MANIFEST)):
-            proto = _read_bytes(join(path, MODEL_FILE))
-            meta = TokenizerMeta.from_dict(json.loads(_read_bytes(join(path, META_FILE)))) if _exists(join(path, META_FILE)) else None
+        if exists(join(path, MODEL_FILE)) and not exists(join(path, storage.dataset.MANIFEST)):
+            proto = read_bytes(join(path, MODEL_FILE))
+            meta = TokenizerMeta.from_dict(json.loads(read_bytes(join(path, META_FILE)))) if exists(join(path, META_FILE)) else None
             return cls(proto, meta, location=path)._check_meta()
         ds = storage.open_dataset(path, kind="tokenizer")
         files = {s.path: s for s in ds.shards("tokenizer")}

@@ -14,8 +14,11 @@ from storage.dataset import (
     Dataset,
     DatasetWriter,
     content_key,
+    exists,
     open_dataset,
+    read_bytes,
     resolve_dataset_uri,
+    write_bytes_atomic,
     write_shard,
 )
 from storage.errors import DatasetError
@@ -44,5 +47,8 @@ __all__ = [
     "content_key",
     "open_dataset",
     "resolve_dataset_uri",
+    "exists",
+    "read_bytes",
+    "write_bytes_atomic",
     "write_shard",
 ]

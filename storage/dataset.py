@@ -71,7 +71,7 @@ def content_key(stage: str, config: dict[str, Any], input_digests: Sequence[str]
 # ----------------------------------------------------------------------------- low-level I/O
 
 
-def _write_bytes_atomic(uri: str, data: bytes) -> None:
+def write_bytes_atomic(uri: str, data: bytes) -> None:
     fs, path = filesystem_for(uri)
     parent = path.rsplit("/", 1)[0]
     fs.create_dir(parent, recursive=True)
@@ -81,13 +81,13 @@ def _write_bytes_atomic(uri: str, data: bytes) -> None:
     fs.move(tmp, path)
 
 
-def _read_bytes(uri: str) -> bytes:
+def read_bytes(uri: str) -> bytes:
     fs, path = filesystem_for(uri)
     with fs.open_input_stream(path) as f:
         return f.read()
 
 
-def _exists(uri: str) -> bool:
+def exists(uri: str) -> bool:
     fs, path = filesystem_for(uri)
     return fs.get_file_info(path).type != pafs.FileType.NotFound
 
@@ -122,7 +122,7 @@ def write_shard(
     """
     data = table_to_bytes(table, fmt)
     rel = f"{section}/{name or f'part-{index:05d}.{fmt}'}"
-    _write_bytes_atomic(join(location, rel), data)
+    write_bytes_atomic(join(location, rel), data)
     return ShardInfo(
         path=rel,
         section=section,
@@ -163,7 +163,7 @@ class DatasetWriter:
     def is_complete(self) -> bool:
         """True when this exact version was already published and its manifest reads back."""
         try:
-            m = Manifest.from_json(_read_bytes(join(self.location, MANIFEST)).decode())
+            m = Manifest.from_json(read_bytes(join(self.location, MANIFEST)).decode())
         except (FileNotFoundError, OSError, ValueError, KeyError):
             return False
         return m.key == self.key
@@ -195,9 +195,9 @@ class DatasetWriter:
             created_at=self.created_at,
             finished_at=_now(),
         )
-        _write_bytes_atomic(join(self.location, MANIFEST), manifest.to_json().encode())
+        write_bytes_atomic(join(self.location, MANIFEST), manifest.to_json().encode())
         if self.versioned:
-            _write_bytes_atomic(join(self.root, LATEST), f"{self.stage}-{self.key}\n".encode())
+            write_bytes_atomic(join(self.root, LATEST), f"{self.stage}-{self.key}\n".encode())
         return manifest
 
 
@@ -207,18 +207,18 @@ class DatasetWriter:
 def resolve_dataset_uri(uri: str) -> str:
     """Return the version directory a URI names: itself if it has a manifest, else via ``LATEST``."""
     uri = uri.rstrip("/")
-    if _exists(join(uri, MANIFEST)):
+    if exists(join(uri, MANIFEST)):
         return uri
-    if _exists(join(uri, LATEST)):
-        name = _read_bytes(join(uri, LATEST)).decode().strip()
+    if exists(join(uri, LATEST)):
+        name = read_bytes(join(uri, LATEST)).decode().strip()
         target = join(uri, name)
-        if _exists(join(target, MANIFEST)):
+        if exists(join(target, MANIFEST)):
             return target
         raise DatasetError(
             f"{uri}: LATEST points to {name!r}, which has no {MANIFEST} (incomplete or deleted); "
             f"rerun the stage that writes {uri}"
         )
-    if not _exists(uri):
+    if not exists(uri):
         raise DatasetError(f"{uri}: no such dataset (path does not exist)")
     raise DatasetError(
         f"{uri}: no {MANIFEST} here, so the dataset is incomplete (a writer was killed before publishing) "
@@ -253,7 +253,7 @@ class Dataset:
     def read_shard_bytes(self, shard: ShardInfo, verify: bool = True) -> bytes:
         uri = self.shard_uri(shard)
         try:
-            data = _read_bytes(uri)
+            data = read_bytes(uri)
         except (FileNotFoundError, OSError) as e:
             raise DatasetError(
                 f"{self.uri}: shard {shard.path} listed in the manifest cannot be read ({e}); "
@@ -312,7 +312,7 @@ def open_dataset(uri: str, *, kind: str | None = None) -> Dataset:
     """Open a published dataset (resolving ``LATEST``); refuse incomplete ones and wrong kinds."""
     location = resolve_dataset_uri(uri)
     try:
-        manifest = Manifest.from_json(_read_bytes(join(location, MANIFEST)).decode())
+        manifest = Manifest.from_json(read_bytes(join(location, MANIFEST)).decode())
     except (ValueError, KeyError) as e:
         raise DatasetError(f"{location}/{MANIFEST} is not a valid manifest ({e}); rerun the stage that wrote it") from e
     if kind is not None and manifest.kind != kind:

@@ -25,8 +25,7 @@ import pyarrow.compute as pc
 import storage
 from model.tokenizer import META_FILE, MODEL_FILE, Tokenizer
 from storage import Counts, DatasetWriter, ShardInfo, open_dataset
-# TODO(integrator): storage should export write_bytes_atomic for non-table files (tokenizer.model).
-from storage.dataset import _write_bytes_atomic
+from storage import write_bytes_atomic
 from storage.uri import join
 from tasks.ops.doc_hash import doc_fraction
 from tasks.ops.tokenizer_training import (
@@ -39,7 +38,7 @@ from tasks.ops.tokenizer_training import (
 
 def write_file(location: str, name: str, data: bytes, section: str = "tokenizer", rows: int = 1) -> ShardInfo:
     """Write ``location/name`` atomically (temporary name, then rename) and describe it as a shard."""
-    _write_bytes_atomic(join(location, name), data)
+    write_bytes_atomic(join(location, name), data)
     return ShardInfo(path=name, section=section, rows=rows, bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
 
 

@@ -133,9 +133,11 @@ class DocumentComposer:
         body = own + borrowed
         rng.shuffle(body)
         for paragraph in body:
-            kept = [s for s in paragraph if rng.random() < 0.7]
+            kept = [s for s in paragraph if rng.random() < 0.65]
             if len(kept) < 2:
                 kept = paragraph[:2]
+            elif len(kept) == len(paragraph) >= 4:  # never a whole long paragraph
+                del kept[rng.randrange(len(kept))]
             if len(kept) > 2 and rng.random() < 0.3:
                 j = rng.randrange(len(kept) - 1)
                 kept[j], kept[j + 1] = kept[j + 1], kept[j]

@@ -11,18 +11,19 @@ Layout of OUT:
     README.txt                       what is inside, with counts
 
 Part numbers are global (dump-01 continues after dump-00), so every file basename is unique;
-ingest derives ids of id-less records from "basename:line".
+ingest derives ids of id-less records from "basename:line index" (tasks/readers/ids.py).
+Ingest the dump directories (OUT/dump-*), not OUT: ground_truth.jsonl is not crawl input.
 """
 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import os
 import random
 import shutil
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from tasks.demo_crawl.corpus_other import OTHER_DOMAINS, SENTENCES_OTHER
 from tasks.demo_crawl.junk import JUNK_GENERATORS
 from tasks.demo_crawl.urls import TOPIC_GROUP, junk_url, other_lang_url, page_url, url_variant
 from tasks.demo_crawl.warc_pages import WarcPage, crawl_date, deterministic_record_id, render_html, write_warc
+from tasks.readers.ids import derive_doc_id
 
 KINDS = ("clean", "exact_dup", "near_dup", "junk", "other_lang", "corrupt")
 CORRUPT_TYPES = ("broken_json", "text_number", "text_null", "missing_text", "invalid_utf8")
@@ -111,8 +113,12 @@ class _State:
 
 
 def ingest_derived_id(file_basename: str, line: int) -> str:
-    """The id ingest gives a JSONL record without "id": sha1("basename:line") hex[:24], prefixed."""
-    return "doc-" + hashlib.sha1(f"{file_basename}:{line}".encode()).hexdigest()[:24]
+    """The id ingest gives a JSONL record without "id" on 1-based ``line`` of the file.
+
+    The contract lives in ``tasks.readers.ids``: sha1("<basename>:<0-based line index>") hex[:24],
+    prefixed "doc-" (blank and broken lines count).
+    """
+    return derive_doc_id(file_basename, line - 1)
 
 
 def dump_name(index: int) -> str:
@@ -243,7 +249,7 @@ def _originals_first(pages: list[PageRecord]) -> None:
 # --------------------------------------------------------------------------------------------
 # writing
 # --------------------------------------------------------------------------------------------
-def _corrupt_lines(state: _State, dump: int, next_id) -> list[CorruptRecord]:
+def _corrupt_lines(state: _State, dump: int, next_id: Callable[[], str]) -> list[CorruptRecord]:
     """One broken record of each type, as raw lines."""
     rng = state.rng
     name = dump_name(dump)
@@ -279,7 +285,7 @@ def _corrupt_lines(state: _State, dump: int, next_id) -> list[CorruptRecord]:
 
 
 def _write_jsonl_parts(state: _State, cfg: DemoCrawlConfig, out: Path, dump: int, pages: list[PageRecord],
-                       first_part: int) -> tuple[list, int]:
+                       first_part: int) -> tuple[list[PageRecord | CorruptRecord], int]:
     """Write the dump's JSONL pages (plus corrupt lines) into part files; return rows in order."""
     rng = state.rng
     name = dump_name(dump)
@@ -288,10 +294,10 @@ def _write_jsonl_parts(state: _State, cfg: DemoCrawlConfig, out: Path, dump: int
     def next_id() -> str:
         return f"{name}-{next(counter):07d}"
 
-    written: list = []
+    written: list[PageRecord | CorruptRecord] = []
     part = first_part
     for start in range(0, len(pages), cfg.records_per_part):
-        chunk: list = list(pages[start : start + cfg.records_per_part])
+        chunk: list[PageRecord | CorruptRecord] = list(pages[start : start + cfg.records_per_part])
         for corrupt in _corrupt_lines(state, dump, next_id):
             chunk.insert(rng.randint(0, len(chunk)), corrupt)
         basename = f"part-{part:04d}.jsonl.gz"
@@ -330,7 +336,7 @@ def _write_dump_warc(state: _State, out: Path, dump: int, pages: list[PageRecord
     return rel
 
 
-def _ground_truth_row(record) -> dict:
+def _ground_truth_row(record: PageRecord | CorruptRecord) -> dict:
     if isinstance(record, CorruptRecord):
         return {"id": record.id, "dump": dump_name(record.dump), "url": None, "lang": record.lang, "kind": "corrupt",
                 "junk_type": None, "duplicate_of": None, "near_dup_jaccard": None, "file": record.file,
@@ -349,6 +355,8 @@ def _ground_truth_row(record) -> dict:
 
 def _prepare_out(out: Path) -> Path:
     """A fresh temp dir next to OUT; refuse to clobber a directory that is not a demo crawl."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} is a file; give a directory for the demo crawl")
     if out.exists() and any(out.iterdir()) and not (out / "ground_truth.jsonl").exists():
         raise ValueError(f"{out} exists and is not a demo crawl (no ground_truth.jsonl); choose an empty or new directory")
     tmp = out.with_name(out.name + ".tmp-demo-crawl")
@@ -363,7 +371,7 @@ def generate_demo_crawl(out: str, num_docs: int = 2000, num_dumps: int = 3, seed
 
 
 def generate_demo_crawl_with(out: str, cfg: DemoCrawlConfig) -> dict:
-    out_path = Path(out)
+    out_path = Path(out).absolute()
     tmp = _prepare_out(out_path)
     state = _State(rng=random.Random(cfg.seed), composers={"en": DocumentComposer("en"), "zh": DocumentComposer("zh")})
     rows: list[dict] = []
@@ -439,7 +447,8 @@ def _readme(summary: dict) -> str:
         "                              cookie banner, sidebar and footer around an <article>.",
         "  ground_truth.jsonl          one row per generated record (JSONL line or WARC response):",
         "      id             record id; WARC: WARC-Record-ID without <>; id-less JSONL: the id ingest derives,",
-        "                     doc- + sha1('<file basename>:<line>')[:24]; null for corrupt lines without an id",
+        "                     doc- + sha1('<file basename>:<line - 1>')[:24] (0-based line index); null for",
+        "                     corrupt lines without an id",
         "      dump, url, lang (en | zh | fr de es ru ja ko | null), format (jsonl | warc), file, line",
         "      kind           clean | exact_dup | near_dup | junk | other_lang | corrupt",
         "      duplicate_of   id of the original (always a clean page) for exact_dup / near_dup",
@@ -450,6 +459,7 @@ def _readme(summary: dict) -> str:
         "",
         "Expected outcomes: corrupt lines are quarantined except invalid_utf8 (repaired: bytes replaced, kept);",
         "junk is removed by quality filters; other_lang by language id; exact_dup / near_dup by dedup.",
+        "Ingest the dump directories (`longterm ingest OUT/dump-*`), not OUT: ground_truth.jsonl is not input.",
         "",
         "Counts",
         f"  records {summary['num_records']} (pages {summary['num_pages']})",

@@ -35,7 +35,8 @@ def shingle_set(text: str, lang: str) -> set[str]:
 
 
 def ingest_id(basename: str, line: int) -> str:
-    return "doc-" + hashlib.sha1(f"{basename}:{line}".encode()).hexdigest()[:24]
+    """Ingest's id for an id-less JSONL record on 1-based ``line`` (tasks/readers/ids.py: 0-based index)."""
+    return "doc-" + hashlib.sha1(f"{basename}:{line - 1}".encode()).hexdigest()[:24]
 
 
 def tree_digest(root: Path) -> dict[str, str]:
@@ -216,8 +217,8 @@ def test_clean_documents_are_not_near_duplicates_of_each_other(truth, texts) -> 
             values += [k / (len(s) + len(sets[j]) - k) for j, k in shared.items()]
         values.sort()
         assert len(ids) > 300
-        assert values[-1] < 0.5, f"{lang}: two clean documents have shingle Jaccard {values[-1]:.2f}"
-        assert values[int(0.999 * len(values))] < 0.35
+        assert values[-1] < 0.45, f"{lang}: two clean documents have shingle Jaccard {values[-1]:.2f}"
+        assert values[int(0.999 * len(values))] < 0.3
 
 
 def test_urls_sit_on_language_and_topic_domains(truth) -> None:
@@ -258,3 +259,22 @@ def test_cli_writes_a_crawl_and_rejects_bad_sizes(tmp_path: Path) -> None:
     (tmp_path / "foreign" / "keep.txt").write_text("not a crawl")
     assert runner.invoke(app, ["demo-data", str(tmp_path / "foreign"), "--docs", "100"]).exit_code == 2
     assert (tmp_path / "foreign" / "keep.txt").read_text() == "not a crawl"
+
+
+@pytest.mark.slow
+def test_ingest_keeps_every_page_under_its_ground_truth_id(ray_cluster, tmp_path: Path) -> None:
+    """The cross-branch contract: ids (given, derived, WARC) and quarantine places line up with ingest."""
+    from storage import open_dataset
+    from tasks.ingest import IngestConfig, run_ingest
+
+    out = tmp_path / "crawl"
+    generate_demo_crawl(str(out), num_docs=100, num_dumps=2, seed=5)
+    rows = [json.loads(line) for line in (out / "ground_truth.jsonl").read_text(encoding="utf-8").splitlines()]
+    # ground_truth.jsonl sits in OUT, so ingest the dump directories, not OUT itself
+    ds = open_dataset(run_ingest([str(out / "dump-*")], str(tmp_path / "ingest"), IngestConfig(), executor="ray"))
+    kept = ds.read_all("data", columns=["id", "source"])
+    expected = {r["id"] for r in rows if r["kind"] != "corrupt" or r["corrupt_type"] == "invalid_utf8"}
+    assert set(kept.column("id").to_pylist()) == expected
+    assert set(kept.column("source").to_pylist()) == {"dump-00", "dump-01"}
+    quarantined = sum(r["kind"] == "corrupt" and r["corrupt_type"] != "invalid_utf8" for r in rows)
+    assert ds.manifest.counts.quarantined == quarantined and ds.manifest.counts.input == len(rows)
