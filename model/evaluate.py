@@ -29,6 +29,7 @@ import dataclasses
 import json
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,7 @@ class EvalConfig:
     bpb_max_tokens: int = 200_000
     bpb_seq_len: int = 0  # 0 = the model's max_seq_len
     sandbox_timeout_s: float = 10.0
+    sandbox_workers: int = max(1, (os.cpu_count() or 1) // 2)  # HumanEval programs run in parallel processes
     device: str = "auto"
 
 
@@ -161,10 +163,12 @@ def run_humaneval(model: Transformer, tok: Tokenizer, spec: TaskSpec, style: Pro
     gens = greedy_generate(model, prompts, max_new_tokens=cfg.humaneval_max_new_tokens, pad_id=tok.pad_id,
                            stop_ids=end_ids(tok), stop_fn=stop_fn, batch_size=cfg.batch_size)
     sandbox = SandboxConfig(timeout_s=cfg.sandbox_timeout_s, cpu_seconds=max(1, int(cfg.sandbox_timeout_s)))
+    completions = [tok.decode(t for t in g.tokens if t not in end_ids(tok)) for g in gens]
+    # each program runs in its own sandboxed process; run several at once (results keep their order)
+    with ThreadPoolExecutor(max_workers=max(1, min(cfg.sandbox_workers, len(items)))) as pool:
+        results = list(pool.map(lambda ic: run_tests(ic[0], ic[1], style.chat, sandbox), zip(items, completions)))
     samples, passed = [], 0
-    for it, g in zip(items, gens):
-        completion = tok.decode(t for t in g.tokens if t not in end_ids(tok))
-        result = run_tests(it, completion, style.chat, sandbox)
+    for it, completion, result in zip(items, completions, results):
         passed += result.passed
         samples.append({"task_id": it.task_id, "completion": completion, "status": result.status, "passed": float(result.passed),
                         "stderr_tail": result.stderr[-300:], "isolation": result.isolation})
