@@ -157,6 +157,7 @@ def test_schedule_in_the_run_matches_lr_at(reference_run) -> None:
     assert lrs == [lr_at(sched, s) for s in range(16)]
 
 
+@pytest.mark.slow
 def test_tiny_model_learns_real_text_through_the_token_pipeline(shared_data, tmp_path) -> None:
     """Tiny Shakespeare -> documents -> real SentencePiece tokenizer -> token shards -> tiny model."""
     import gzip
