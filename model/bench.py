@@ -164,6 +164,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 def run(shapes: list[str], variants: list[str], device: str, warmup: int, iters: int) -> dict[str, Any]:
     dev = torch.device(device)
     if dev.type == "cuda":
+        dev = torch.device("cuda", dev.index if dev.index is not None else torch.cuda.current_device())
         torch.cuda.set_device(dev)
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True

@@ -19,6 +19,7 @@ import dataclasses
 import json
 import logging
 import math
+import os
 import sys
 import time
 import typing
@@ -383,6 +384,8 @@ def main(cfg: TrainConfig) -> dict[str, Any]:
     finally:
         metrics.close()
     summary["skipped_steps"] = guard.total
+    if start >= run.total_steps and (out / "summary.json").exists():
+        return {**json.loads((out / "summary.json").read_text()), "start_step": start}  # finished before: keep its summary
     if rt.is_main:
         (out / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
@@ -465,7 +468,7 @@ def cli(argv: list[str] | None = None) -> int:
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
-    if int(__import__("os").environ.get("RANK", "0")) == 0:
+    if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps(summary))
     return 0
 

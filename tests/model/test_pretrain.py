@@ -157,6 +157,7 @@ def test_schedule_in_the_run_matches_lr_at(reference_run) -> None:
     assert lrs == [lr_at(sched, s) for s in range(16)]
 
 
+@pytest.mark.slow
 def test_tiny_model_learns_real_text_through_the_token_pipeline(shared_data, tmp_path) -> None:
     """Tiny Shakespeare -> documents -> real SentencePiece tokenizer -> token shards -> tiny model."""
     import gzip
@@ -179,3 +180,18 @@ def test_tiny_model_learns_real_text_through_the_token_pipeline(shared_data, tmp
                                ckpt_every_steps=0, ckpt_every_minutes=0, **QUIET))
     # unigram entropy ~5.17 nats with a 512-piece vocab; 60 steps reach ~4.8 (120 steps: 4.36)
     assert summary["val_loss"] < h1 - 0.25, (summary["val_loss"], h1)
+
+
+def test_checkpoints_are_due_every_n_steps_and_every_m_minutes(tmp_path) -> None:
+    from model.checkpoint import Checkpointer
+    from model.pretrain import _checkpoint_due
+    from model.trainer import Runtime
+
+    rt = Runtime(device=torch.device("cpu"))
+    ck = Checkpointer(tmp_path)
+    by_steps = TrainConfig(data="x", ckpt_every_steps=5, ckpt_every_minutes=0)
+    assert [s for s in range(1, 21) if _checkpoint_due(by_steps, ck, s, 20, rt)] == [5, 10, 15]  # 20: the final save
+    by_time = TrainConfig(data="x", ckpt_every_steps=0, ckpt_every_minutes=1.0)
+    assert not _checkpoint_due(by_time, ck, 3, 20, rt)
+    ck.last_save_time -= 61  # a minute since the last save
+    assert _checkpoint_due(by_time, ck, 4, 20, rt)
