@@ -2,22 +2,24 @@
 a loss / lr / tokens/s / MFU table, a run summary, and links to the checkpoint and metrics.
 
     from flows.pretrain import pretrain_flow
-    from model.pretrain import TrainConfig
-    ckpt = pretrain_flow(TrainConfig(data="runs/tokens", preset="tiny", out="runs/pretrain-tiny"))
+    ckpt = pretrain_flow("runs/tokens", "runs/pretrain-tiny", preset="tiny", config={"steps": 200})
 
 or ``longterm pretrain --data runs/tokens --preset tiny --out runs/pretrain-tiny``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 from prefect import flow, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.artifacts import artifact_key
+from flows.validation import parse_config, require_dataset, require_output
 from model.pretrain import TrainConfig
 from tasks.pretrain import metrics_table, run_pretrain
 
@@ -57,9 +59,22 @@ def publish_pretrain_artifacts(run_dir: str, ckpt: str) -> dict[str, str]:
     return keys
 
 
+def train_config(data: str, out: str, preset: str, config: dict[str, Any] | TrainConfig | None) -> TrainConfig:
+    """Check the parameters before any compute and build the resolved TrainConfig."""
+    if isinstance(config, TrainConfig):
+        config = dataclasses.asdict(config)
+    fixed = {"data": require_dataset("data", data, kind="tokens"), "out": require_output("out", out), "preset": preset}
+    return parse_config("config", TrainConfig, {**dict(config or {}), **fixed})
+
+
 @flow(name="pretrain", log_prints=True)
-def pretrain_flow(config: TrainConfig, nproc: int = 1) -> str:
-    """Pretrain per ``config`` on ``nproc`` processes (torchrun when > 1); return the last checkpoint path."""
+def pretrain_flow(data: str, out: str, preset: str = "tiny", config: dict[str, Any] | None = None, nproc: int = 1) -> str:
+    """Pretrain ``preset`` on the token dataset ``data`` into ``out`` on ``nproc`` processes (torchrun when > 1).
+
+    ``config`` holds any other TrainConfig field (``steps``, ``tokens``, ``batch_size``, ``lr``...); unknown keys
+    and wrong types fail the run before any compute. Returns the last checkpoint path.
+    """
+    config = train_config(data, out, preset, config)
     ckpt = pretrain_task(config, nproc)
     publish_pretrain_artifacts(config.out, ckpt)
     return ckpt

@@ -8,7 +8,6 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from model.pretrain import TrainConfig
 from tests.model.token_fixtures import write_token_dataset
 
 
@@ -23,8 +22,8 @@ def test_pretrain_flow_publishes_metrics_summary_and_checkpoint(prefect_harness,
 
     from flows.pretrain import pretrain_flow
 
-    cfg = TrainConfig(data=tokens, out=str(tmp_path / "run"), seq_len=32, batch_size=2, steps=3, eval_every=3, eval_batches=1, log_every=1, progress=False, tensorboard=False)
-    ckpt = pretrain_flow(cfg)
+    config = dict(seq_len=32, batch_size=2, steps=3, eval_every=3, eval_batches=1, log_every=1, progress=False, tensorboard=False)
+    ckpt = pretrain_flow(tokens, str(tmp_path / "run"), "tiny", config)
     assert ckpt.endswith("step-00000003")
 
     async def read(key: str):
