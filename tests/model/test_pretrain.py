@@ -176,10 +176,10 @@ def test_tiny_model_learns_real_text_through_the_token_pipeline(shared_data, tmp
     tok_uri = run_train_tokenizer(doc_uri, str(tmp_path / "tokenizer"), TokenizerTrainConfig(vocab_size=512, character_coverage=1.0), executor="local")
     data = run_tokenize(doc_uri, tok_uri, str(tmp_path / "tokens"), TokenizeConfig(val_fraction=0.05), executor="local")
     h1 = unigram_entropy(data)
-    summary = main(TrainConfig(data=data, preset="tiny", out=str(tmp_path / "run"), seq_len=64, steps=60, eval_every=60, eval_batches=4,
+    summary = main(TrainConfig(data=data, preset="tiny", out=str(tmp_path / "run"), seq_len=64, steps=80, batch_size=16, lr=3e-3, eval_every=80, eval_batches=4,
                                ckpt_every_steps=0, ckpt_every_minutes=0, **QUIET))
-    # unigram entropy ~5.17 nats with a 512-piece vocab; 60 steps reach ~4.8 (120 steps: 4.36)
-    assert summary["val_loss"] < h1 - 0.25, (summary["val_loss"], h1)
+    # unigram entropy ~5.17 nats with a 512-piece vocab
+    assert summary["val_loss"] < h1 - 0.5, (summary["val_loss"], h1)
 
 
 def test_checkpoints_are_due_every_n_steps_and_every_m_minutes(tmp_path) -> None:

@@ -1,0 +1,203 @@
+"""The whole pipeline as one Prefect flow: curate, then train.
+
+    ingest -> filter -> dedup -> remix -> train-tokenizer -> tokenize -> pretrain -> sft -> dpo -> eval
+
+Each stage is its own subflow (``flows/<stage>.py``, also runnable and deployable alone) and
+passes dataset URIs or checkpoint paths, never tables or tensors. Every stage output is
+content-addressed: a data stage's version key is derived from its resolved config, the digests
+of its input manifests and the package version (``storage.DatasetWriter``), and a training
+stage's run directory is keyed the same way (``<out>/<stage>/<stage>-<key>``). Rerunning the
+flow after changing one stage's config therefore recomputes that stage and everything
+downstream of it (their input digests change) and reuses everything upstream; ``pipeline.json``
+in ``out`` records, per stage, the output and whether it was reused.
+
+    from flows.data_to_model import data_to_model
+    data_to_model(crawl="runs/demo/crawl", out="runs/demo")
+
+or ``longterm demo`` (generates the demo crawl first), or the ``data-to-model`` deployment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger
+from pydantic import BaseModel, Field
+
+from flows.dedup import dedup_flow
+from flows.dpo import dpo_flow
+from flows.eval import eval_flow
+from flows.filter import filter_flow
+from flows.ingest import ingest_flow
+from flows.pretrain import pretrain_flow
+from flows.remix import remix_flow
+from flows.sft import sft_flow
+from flows.tokenize import tokenize_flow
+from flows.tokenizer import train_tokenizer_flow
+from flows.validation import ParameterError, require_output
+from storage import content_key, open_dataset
+
+STAGES = ["ingest", "filter", "dedup", "remix", "train-tokenizer", "tokenize", "pretrain", "sft", "dpo", "eval"]
+
+
+class PipelineConfig(BaseModel):
+    """Per-stage settings of ``data_to_model``; each mapping holds that stage's config fields.
+
+    The defaults are the CPU demo: a tiny vocabulary and a small model trained for a few minutes.
+    """
+
+    ingest: dict[str, Any] = Field(default_factory=dict, description="IngestConfig fields")
+    filter: dict[str, Any] = Field(default_factory=dict, description="FilterConfig fields")
+    dedup: dict[str, Any] = Field(default_factory=dict, description="DedupConfig fields")
+    remix: dict[str, Any] | str | None = Field(default=None, description="RemixConfig fields or a YAML file (default configs/remix.yaml)")
+    tokenizer: dict[str, Any] = Field(
+        default_factory=lambda: {"vocab_size": 2048, "character_coverage": 0.995},
+        description="TokenizerTrainConfig fields",
+    )
+    tokenize: dict[str, Any] = Field(default_factory=lambda: {"add_bos": True, "val_fraction": 0.05}, description="TokenizeConfig fields")
+    preset: str = Field(default="demo", description="model preset: tiny, demo, 125m, 1b, deepseek-7b, deepseek-67b")
+    pretrain: dict[str, Any] = Field(
+        default_factory=lambda: {"seq_len": 256, "batch_size": 16, "steps": 300, "lr": 3e-3, "eval_every": 50,
+                                 "eval_batches": 4, "log_every": 10, "ckpt_every_steps": 100, "progress": False},
+        description="TrainConfig fields",
+    )
+    nproc: int = Field(default=1, description="processes (GPUs) for training; > 1 launches torchrun")
+    sft_data: str = Field(default="", description="chat JSONL (default: <crawl>/alignment/sft.jsonl)")
+    sft: dict[str, Any] = Field(
+        default_factory=lambda: {"seq_len": 256, "batch_size": 8, "epochs": 2.0, "lr": 1e-3, "warmup_steps": 5,
+                                 "eval_every": 20, "num_eval_prompts": 4, "eval_max_new_tokens": 32},
+        description="SFTConfig fields",
+    )
+    dpo_data: str = Field(default="", description="preference JSONL (default: <crawl>/alignment/dpo.jsonl)")
+    dpo: dict[str, Any] = Field(
+        default_factory=lambda: {"max_len": 256, "batch_size": 8, "epochs": 1.0, "lr": 1e-4, "warmup_steps": 2,
+                                 "eval_every": 10},
+        description="DPOConfig fields",
+    )
+    eval_tasks: str = Field(default="", description="eval task specs (default: bpb plus the demo multiple-choice file)")
+    eval: dict[str, Any] = Field(default_factory=lambda: {"limit": 50, "batch_size": 8}, description="EvalConfig fields")
+
+
+def _crawl_inputs(crawl: str) -> list[str]:
+    """The dump folders of a crawl directory (``crawl/dump-*``), else the crawl path itself."""
+    dumps = sorted(glob.glob(os.path.join(crawl, "dump-*")))
+    return dumps or [crawl]
+
+
+def _file_digest(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _newly_written(uri: str, started: str) -> bool:
+    """True when the dataset version at ``uri`` was published by this flow run."""
+    return open_dataset(uri).manifest.finished_at >= started
+
+
+def _run_dir(out: str, stage: str, config: dict[str, Any], inputs: list[str]) -> tuple[str, bool]:
+    """Content-addressed run directory of a training stage and whether it already finished."""
+    key = content_key(stage, config, inputs)
+    run = os.path.join(out, stage, f"{stage}-{key}")
+    done = os.path.join(run, "results.json" if stage == "eval" else "summary.json")
+    return run, os.path.isfile(done)
+
+
+@flow(name="data-to-model", log_prints=True)
+def data_to_model(
+    crawl: str = "runs/demo/crawl",
+    out: str = "runs/demo",
+    config: PipelineConfig | None = None,
+    until: str = "eval",
+    ray_address: str | None = None,
+) -> dict[str, Any]:
+    """Run every stage from raw dumps in ``crawl`` to an evaluated model under ``out``.
+
+    ``until`` stops after that stage (one of ingest, filter, dedup, remix, train-tokenizer,
+    tokenize, pretrain, sft, dpo, eval). Returns the stage -> output map also written to
+    ``out/pipeline.json``.
+    """
+    log = get_run_logger()
+    cfg = config or PipelineConfig()
+    if until not in STAGES:
+        raise ParameterError("until", f"unknown stage {until!r}; one of {STAGES}")
+    if not os.path.exists(crawl):
+        raise ParameterError("crawl", f"{crawl}: no such file or folder (generate one with `longterm demo-data {crawl}`)")
+    out = require_output("out", out)
+    alignment = os.path.join(crawl, "alignment")
+    sft_data = cfg.sft_data or os.path.join(alignment, "sft.jsonl")
+    dpo_data = cfg.dpo_data or os.path.join(alignment, "dpo.jsonl")
+    eval_tasks = cfg.eval_tasks or "bpb={tokens}" + (f",mc:demo={alignment}/eval_mc.jsonl" if os.path.isfile(f"{alignment}/eval_mc.jsonl") else "")
+    last = STAGES.index(until)
+    for stage, path in (("sft", sft_data), ("dpo", dpo_data)):
+        if STAGES.index(stage) <= last and not os.path.isfile(path):
+            raise ParameterError(f"config.{stage}_data", f"{path}: no such file (the demo crawl writes it under alignment/)")
+
+    started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    outputs: dict[str, Any] = {}
+    reused: dict[str, bool] = {}
+
+    def record(stage: str, value: Any, was_reused: bool) -> bool:
+        outputs[stage], reused[stage] = value, was_reused
+        log.info("%s: %s (%s)", stage, value, "reused" if was_reused else "computed")
+        (Path(out) / "pipeline.json").write_text(
+            json.dumps({"crawl": crawl, "started_at": started, "outputs": outputs, "reused": reused}, indent=2)
+        )
+        return STAGES.index(stage) >= last
+
+    # ------------------------------------------------------------------ curate
+    uri = ingest_flow(_crawl_inputs(crawl), os.path.join(out, "ingest"), config=cfg.ingest or None, ray_address=ray_address)
+    if record("ingest", uri, not _newly_written(uri, started)):
+        return outputs
+    uri = filter_flow(uri, os.path.join(out, "filter"), config=cfg.filter or None, ray_address=ray_address)
+    if record("filter", uri, not _newly_written(uri, started)):
+        return outputs
+    uri = dedup_flow([uri], os.path.join(out, "dedup"), config=cfg.dedup or None, ray_address=ray_address)
+    if record("dedup", uri, not _newly_written(uri, started)):
+        return outputs
+    docs = remix_flow(uri, os.path.join(out, "remix"), config=cfg.remix, ray_address=ray_address)
+    if record("remix", docs, not _newly_written(docs, started)):
+        return outputs
+
+    # ------------------------------------------------------------------ tokens
+    tok = train_tokenizer_flow(docs, os.path.join(out, "tokenizer"), config=cfg.tokenizer)
+    if record("train-tokenizer", tok, not _newly_written(tok, started)):
+        return outputs
+    tokens = tokenize_flow(docs, tok, os.path.join(out, "tokens"), config=cfg.tokenize, ray_address=ray_address)
+    if record("tokenize", tokens, not _newly_written(tokens, started)):
+        return outputs
+
+    # ------------------------------------------------------------------ train
+    pre_cfg = {"preset": cfg.preset, **cfg.pretrain}
+    run, done = _run_dir(out, "pretrain", pre_cfg, [open_dataset(tokens).digest])
+    ckpt = pretrain_flow(tokens, run, cfg.preset, dict(cfg.pretrain), cfg.nproc) if not done else _latest(run)
+    if record("pretrain", ckpt, done):
+        return outputs
+    run, done = _run_dir(out, "sft", cfg.sft, [ckpt, _file_digest(sft_data)])
+    ckpt = sft_flow(ckpt, run, data=sft_data, tokenizer=tok, config=dict(cfg.sft), nproc=cfg.nproc) if not done else _latest(run)
+    if record("sft", ckpt, done):
+        return outputs
+    run, done = _run_dir(out, "dpo", cfg.dpo, [ckpt, _file_digest(dpo_data)])
+    ckpt = dpo_flow(ckpt, run, data=dpo_data, tokenizer=tok, config=dict(cfg.dpo), nproc=cfg.nproc) if not done else _latest(run)
+    if record("dpo", ckpt, done):
+        return outputs
+    tasks = eval_tasks.format(tokens=tokens)
+    run, done = _run_dir(out, "eval", {"tasks": tasks, **cfg.eval}, [ckpt])
+    if not done:
+        eval_flow(ckpt, run, tasks=tasks, tokenizer=tok, config=dict(cfg.eval))
+    record("eval", os.path.join(run, "results.json"), done)
+    return outputs
+
+
+def _latest(run_dir: str) -> str:
+    from model.checkpoint import resolve_checkpoint
+
+    return str(resolve_checkpoint(run_dir))
