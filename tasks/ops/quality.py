@@ -39,12 +39,15 @@ from tasks.ops.text_units import (
 
 EN_STOP_WORDS = ["the", "be", "to", "of", "and", "that", "have", "with"]
 # the most frequent Chinese function characters (any two must occur in a real sentence or two)
-ZH_STOP_WORDS = ["的", "了", "是", "在", "和", "有", "不", "这", "也", "就", "人", "我", "他", "们", "一"]
+ZH_STOP_WORDS = ["的", "了", "是", "在", "和", "有", "不", "这", "也", "就", "人", "我", "他", "们", "一",
+                 "为", "与", "对", "将", "被", "从", "以", "及", "其", "于", "中", "上", "个", "到"]
 EN_POLICY = ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies"]
 ZH_POLICY = EN_POLICY + ["隐私政策", "使用条款", "服务条款", "用户协议", "隐私声明", "使用cookie", "cookie政策"]
 CITATION_RE = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
 C4_END_PUNCT = (".", "?", "!", '"', "'")
-ZH_END_PUNCT = C4_END_PUNCT + ("。", "！", "？", "”", "」", "』", "…", "）")
+# a Chinese line often ends in a closing quote/bracket after the full stop, or in a colon before a list
+ZH_CLOSERS = ("”", "’", "」", "』", "）", "》", "：", "；", "…")
+ZH_END_PUNCT = C4_END_PUNCT + ("。", "！", "？") + ZH_CLOSERS
 
 
 # ----------------------------------------------------------------------------- configs
@@ -93,6 +96,8 @@ class C4Config:
     filter_lorem_ipsum: bool = True
     filter_javascript: bool = True
     filter_curly_bracket: bool = True
+    # substrings removed before the curly-brace check (zh: MediaWiki conversion markup "-{...}-")
+    curly_bracket_ignore: list[str] = field(default_factory=list)
     filter_policy: bool = True
     policy_substrings: list[str] = field(default_factory=lambda: list(EN_POLICY))
 
@@ -149,8 +154,11 @@ def chinese_quality() -> LanguageQualityConfig:
             min_num_sentences=3,
             min_words_per_line=3,
             policy_substrings=list(ZH_POLICY),
+            curly_bracket_ignore=["-{"],
         ),
-        fineweb=FineWebConfig(short_line_length=10, new_line_ratio=0.3),
+        fineweb=FineWebConfig(stop_chars=list(TERMINAL_CHARS) + list(ZH_CLOSERS), short_line_length=10,
+            char_duplicates_ratio=0.03,  # short repeated Chinese lines ("译文", dates) are common in clean pages
+        ),
     )
 
 
@@ -223,6 +231,7 @@ class QualityChecker:
         if cfg.c4 is not None:
             self._end_punct = tuple(cfg.c4.end_punctuation)
             self._policy = [p.lower() for p in cfg.c4.policy_substrings]
+            self._curly_ignore = list(cfg.c4.curly_bracket_ignore)
         if cfg.fineweb is not None:
             self._stop_chars = tuple(cfg.fineweb.stop_chars)
 
@@ -350,7 +359,7 @@ class QualityChecker:
                 return ("c4_lorem_ipsum", "'lorem ipsum' in a line"), text, 0
             if c.filter_javascript and "javascript" in low:
                 continue
-            if c.filter_curly_bracket and "{" in line:
+            if c.filter_curly_bracket and "{" in line and self._has_curly(line):
                 return ("c4_curly_brace", "'{' in a line"), text, 0
             if c.filter_policy and any(p in low for p in self._policy):
                 continue
@@ -360,6 +369,11 @@ class QualityChecker:
         if num_sentences < c.min_num_sentences:
             return ("c4_too_few_sentences", f"{num_sentences} sentences < {c.min_num_sentences}"), text, 0
         return None, "\n".join(kept).strip(), len(lines) - len(kept)
+
+    def _has_curly(self, line: str) -> bool:
+        for s in self._curly_ignore:
+            line = line.replace(s, "")
+        return "{" in line
 
     # -- FineWeb ----------------------------------------------------------------------------
     def _fineweb(self, text: str, words: list[str], c: FineWebConfig) -> tuple[str, str] | None:
