@@ -27,7 +27,9 @@ def _cjk_fraction(text: str) -> float:
 
 
 def magic_html_texts(data: Path, lang: str) -> list[str]:
-    """Gold main content of magic_html pages; zh = mostly CJK, en = ASCII Latin script."""
+    """Gold main content of magic_html pages (the gold has no language label): zh = mostly CJK
+    and no kana; en = ASCII Latin script that fastText labels en with p >= 0.9 (this drops the
+    Indonesian, Turkish, Polish... pages)."""
     out = []
     for kind in ("article", "forum"):
         path = data / "web_html_magic_html" / kind / "base.json"
@@ -42,6 +44,11 @@ def magic_html_texts(data: Path, lang: str) -> list[str]:
                 out.append(text)
             elif lang == "en" and frac == 0 and sum(c.isascii() for c in text) / len(text) > 0.97:
                 out.append(text)
+    if lang == "en" and out:
+        from tasks.ops.langid import LanguageIdentifier
+
+        dec = LanguageIdentifier()(out)
+        out = [t for t, lab, p in zip(out, dec.lang, dec.score) if lab == "en" and p >= 0.9]
     return out
 
 
@@ -65,6 +72,13 @@ def ud_documents(data: Path, folder: str, joiner: str) -> list[str]:
     return [joiner.join(sentences[i : i + SENTENCES_PER_DOC]) for i in range(0, len(sentences), SENTENCES_PER_DOC)]
 
 
+def detokenize_wikitext(line: str) -> str:
+    """Undo WikiText's tokenisation (" @-@ ", " , ", "( x )") so the text reads like a web page."""
+    line = re.sub(r" @(.)@ ", r"\1", line)
+    line = re.sub(r" ([.,;:!?)\]'%]|n't|'s)", r"\1", line)
+    return re.sub(r"([(\[$]) ", r"\1", line)
+
+
 def wikitext_articles(data: Path) -> list[str]:
     arts: list[str] = []
     for path in sorted((data / "text_en_wikitext2").glob("*.txt.gz")):
@@ -75,7 +89,7 @@ def wikitext_articles(data: Path) -> list[str]:
                     arts.append("\n".join(current))
                 current = []
             elif line.strip() and not line.startswith(" = "):
-                current.append(line.strip())
+                current.append(detokenize_wikitext(line.strip()))
         if current:
             arts.append("\n".join(current))
     return arts
@@ -92,6 +106,6 @@ def reference_documents(data: Path, lang: str) -> dict[str, list[str]]:
         return {
             "magic_html_en": magic_html_texts(data, "en"),
             "wikitext2": wikitext_articles(data),
-            "ud_ewt": ud_documents(data, "text_en_ud_ewt", " "),
+            "ud_ewt": ud_documents(data, "text_en_ud_ewt", "\n"),
         }
     raise ValueError(f"no reference documents for language {lang!r} (en or zh)")

@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 
 from tasks.ops.text_units import (
     TERMINAL_CHARS,
+    content_words,
+    count_alpha_words,
     count_sentences,
     count_units,
-    has_alpha,
-    is_symbol_only,
     tokenize,
 )
 
@@ -79,6 +79,9 @@ class GopherQualityConfig:
     max_bullet_lines_ratio: float | None = 0.9
     max_ellipsis_lines_ratio: float | None = 0.3
     min_alpha_words_ratio: float | None = 0.8
+    # "content_words": Gopher's definition (a word = a non-punctuation token); "all_tokens":
+    # datatrove's (every punctuation mark is a word too, which drops most of Wikipedia)
+    alpha_ratio_over: str = "content_words"
     min_stop_words: int | None = 2
     stop_words: list[str] = field(default_factory=lambda: list(EN_STOP_WORDS))
 
@@ -127,8 +130,16 @@ class LanguageQualityConfig:
 
 
 def english_quality() -> LanguageQualityConfig:
-    """datatrove's defaults (FineWeb recipe)."""
+    """datatrove's defaults (FineWeb recipe), with Gopher's own alphabetic-word ratio."""
     return LanguageQualityConfig()
+
+
+def datatrove_compatible_quality() -> LanguageQualityConfig:
+    """Exactly datatrove's FineWeb recipe (for agreement measurements)."""
+    cfg = LanguageQualityConfig()
+    assert cfg.gopher_quality is not None
+    cfg.gopher_quality.alpha_ratio_over = "all_tokens"
+    return cfg
 
 
 def chinese_quality() -> LanguageQualityConfig:
@@ -206,6 +217,8 @@ def _dup_ngram_cover_chars(words: list[str], n: int) -> int:
     covered by some n-gram seen earlier. 0 for almost every natural document, which lets the
     exact greedy scans be skipped."""
     grams = list(zip(*(words[i:] for i in range(n))))
+    if len(set(grams)) == len(grams):
+        return 0
     seen: set[tuple[str, ...]] = set()
     covered_until = -1
     chars = 0
@@ -297,7 +310,7 @@ class QualityChecker:
     # -- Gopher quality -------------------------------------------------------------------
     def _gopher_quality(self, text: str, words: list[str], c: GopherQualityConfig) -> tuple[str, str] | None:
         n_words = len(words)
-        content = [w for w in words if not is_symbol_only(w)]
+        content = content_words(words)
         n_content = len(content)
         if c.min_doc_words and n_content < c.min_doc_words:
             return "gopher_short_doc", f"{n_content} words < {c.min_doc_words}"
@@ -328,7 +341,8 @@ class QualityChecker:
             if ratio > c.max_ellipsis_lines_ratio:
                 return "gopher_too_many_end_ellipsis", f"lines ending in ellipsis {ratio:.2f}"
         if c.min_alpha_words_ratio:
-            ratio = sum(1 for w in words if has_alpha(w)) / n_words
+            over = content if c.alpha_ratio_over == "content_words" else words
+            ratio = count_alpha_words(over) / max(len(over), 1)
             if ratio < c.min_alpha_words_ratio:
                 return "gopher_below_alpha_threshold", f"words with a letter {ratio:.2f} < {c.min_alpha_words_ratio}"
         if c.min_stop_words:

@@ -34,13 +34,15 @@ TERMINAL_CHARS = tuple(sorted(TERMINAL_PUNCTUATION))
 _EN = r"""
   https?://[^\s<>"']*[^\s<>"'.,;:!?)\]]      # URL, without trailing punctuation
 | www\.[^\s<>"']*[^\s<>"'.,;:!?)\]]
+| [\w.+-]+@[\w-]+(?:\.[\w-]+)+              # e-mail
 | (?:[A-Za-z]\.){2,}                         # U.S. e.g.
-| \d+(?:[.,:/]\d+)+                          # 3.5 1,000 12:30
-| [A-Za-z]+(?=n['’]t\b) | n['’]t\b           # do n't
-| ['’](?:s|re|ll|ve|m|d|S|RE|LL|VE|M|D)\b    # 's 're
-| [^\W_{cjk}]+(?:['’][^\W_{cjk}]+)*          # words (letters/digits; CJK only in cjk_chars)
+| (?:Mr|Mrs|Ms|Dr|St|vs|Jr|Sr|etc|Inc|Ltd|Co|Corp|Mt|Prof|Gen|Gov|Rev|No|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.
+| \b[A-Za-z]\.(?!\w)                         # initials: "J."
+| \d+(?:[.,:/]\d+)+                          # 3.5 1,000 12:30 1/2
+| (?:\+(?=\d))?[^\W{cjk}]+                   # words: letters, digits, "_" (CJK only in cjk_chars)
+  (?:(?:[.@+'’]|(?<=\d)[:(\[]|[:\[(](?=\d)|(?<=[A-Za-z])-(?=\d))[^\W{cjk}]+)*
 | \.{2,} | …
-| [^\w\s] | _+
+| [^\w\s]
 """
 _CJK_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
 WORD_RE = re.compile(_EN.replace("{cjk}", ""), re.X)
@@ -60,12 +62,30 @@ def _jieba():
     return jieba
 
 
+# contractions inside a word token: "don't" -> "do" "n't", "it's" -> "it" "'s" (spaCy's split)
+_CONTRACTION_RE = re.compile(r"(?i)^(.+?)(n['’]t|['’](?:s|re|ll|ve|m|d))$")
+
+
+def _split_contractions(tokens: list[str]) -> list[str]:
+    out: list[str] = []
+    for t in tokens:
+        if ("'" in t or "’" in t) and len(t) > 2:
+            m = _CONTRACTION_RE.match(t)
+            if m:
+                out += [m.group(1), m.group(2)]
+                continue
+        out.append(t)
+    return out
+
+
 def tokenize(text: str, tokenizer: str) -> list[str]:
     """Units of ``text`` for the given tokenizer name (see module docstring)."""
     if tokenizer == "words":
-        return WORD_RE.findall(text)
+        tokens = WORD_RE.findall(text)
+        return _split_contractions(tokens) if ("'" in text or "’" in text) else tokens
     if tokenizer == "cjk_chars":
-        return CJK_WORD_RE.findall(text)
+        tokens = CJK_WORD_RE.findall(text)
+        return _split_contractions(tokens) if ("'" in text or "’" in text) else tokens
     if tokenizer == "jieba":
         return [w for w in _jieba().lcut(text) if w.strip()]
     raise ValueError(f"unknown tokenizer {tokenizer!r}; use one of {TOKENIZERS}")
@@ -91,10 +111,16 @@ def count_sentences(line: str) -> int:
     return 1 + len(_SENT_BREAK.findall(line))
 
 
-def is_symbol_only(token: str) -> bool:
-    """True when every character of the token is punctuation (datatrove's PUNCTUATION_SET)."""
-    return not token.strip(PUNCTUATION_CHARS)
+_ALPHA_RE = re.compile(r"[^\W\d_]")
 
 
-def has_alpha(token: str) -> bool:
-    return token.isalpha() or any(c.isalpha() for c in token)
+def content_words(tokens: list[str]) -> list[str]:
+    """Tokens with at least one non-punctuation character (datatrove's PUNCTUATION_SET)."""
+    return [t for t in tokens if t.strip(PUNCTUATION_CHARS)]
+
+
+def count_alpha_words(tokens: list[str]) -> int:
+    """Tokens containing at least one alphabetic character."""
+    pure = sum(map(str.isalpha, tokens))
+    search = _ALPHA_RE.search
+    return pure + sum(1 for t in tokens if not t.isalpha() and search(t))
