@@ -42,26 +42,19 @@ from tasks.filter import FilterConfig, run_filter
 # ----------------------------------------------------------------------------- inputs
 
 
-def crawl_records(crawl: Path) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
-    """Valid JSONL records of a demo crawl (broken lines and records without id/text skipped)."""
-    records = []
-    for path in sorted(glob.glob(str(crawl / "*" / "*.jsonl.gz"))):
-        source = Path(path).parent.name
-        with gzip.open(path, "rt", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                try:
-                    rec = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(rec, dict) and isinstance(rec.get("id"), str) and isinstance(rec.get("text"), str):
-                    records.append({"id": rec["id"], "text": rec["text"], "source": rec.get("dump") or source})
+def crawl_records(crawl: Path, work: Path) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The demo crawl through our ingest stage (JSONL + WARC, ids as ingest assigns them)."""
+    from tasks.ingest import run_ingest
+
+    uri = run_ingest([str(crawl)], str(work / "ingest"), executor="local")
+    table = open_dataset(uri).read_all("data", ["id", "text", "source"])
     truth = {}
     gt = crawl / "ground_truth.jsonl"
     if gt.is_file():
         for line in gt.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             truth[row["id"]] = row
-    return records, truth
+    return table.to_pylist(), truth
 
 
 def shared_records(data: Path, n: int) -> list[dict[str, Any]]:
@@ -291,15 +284,15 @@ def main() -> None:
     cores = os.cpu_count() or 1
 
     truth: dict[str, dict[str, Any]] = {}
+    shutil.rmtree(args.work, ignore_errors=True)
     if args.crawl:
-        records, truth = crawl_records(args.crawl)
+        records, truth = crawl_records(args.crawl, args.work)
         if args.docs:
             records = records[: args.docs]
         what = f"demo crawl `{args.crawl}`"
     else:
         records = shared_records(args.shared, args.docs or 20000)
         what = "../shared/data web text (cycled)"
-    shutil.rmtree(args.work, ignore_errors=True)
     ds_uri, jsonl_dir = write_inputs(records, args.work, args.shards)
     n = len(records)
     mb = sum(len(r["text"].encode()) for r in records) / 1e6

@@ -42,7 +42,12 @@ EN_STOP_WORDS = ["the", "be", "to", "of", "and", "that", "have", "with"]
 ZH_STOP_WORDS = ["的", "了", "是", "在", "和", "有", "不", "这", "也", "就", "人", "我", "他", "们", "一",
                  "为", "与", "对", "将", "被", "从", "以", "及", "其", "于", "中", "上", "个", "到"]
 EN_POLICY = ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies"]
-ZH_POLICY = EN_POLICY + ["隐私政策", "使用条款", "服务条款", "用户协议", "隐私声明", "使用cookie", "cookie政策"]
+# zh: policy/cookie lines plus the page-chrome lines Chinese sites repeat on every page
+ZH_POLICY = EN_POLICY + [
+    "隐私政策", "使用条款", "服务条款", "用户协议", "隐私声明", "cookie",
+    "版权所有", "all rights reserved", "©", "联系我们", "关注我们", "阅读更多", "评论（", "上一篇", "下一篇",
+    "打印本页", "分享到", "有帮助吗",
+]
 CITATION_RE = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
 C4_END_PUNCT = (".", "?", "!", '"', "'")
 # a Chinese line often ends in a closing quote/bracket after the full stop, or in a colon before a list
@@ -103,6 +108,8 @@ class C4Config:
     curly_bracket_ignore: list[str] = field(default_factory=list)
     filter_policy: bool = True
     policy_substrings: list[str] = field(default_factory=lambda: list(EN_POLICY))
+    # not in C4/datatrove: remove menu lines ("a | b | c", at least this many "|"); 0 disables
+    menu_line_separators: int = 0
 
 
 @dataclass
@@ -166,6 +173,7 @@ def chinese_quality() -> LanguageQualityConfig:
             min_words_per_line=3,
             policy_substrings=list(ZH_POLICY),
             curly_bracket_ignore=["-{"],
+            menu_line_separators=2,
         ),
         fineweb=FineWebConfig(stop_chars=list(TERMINAL_CHARS) + list(ZH_CLOSERS), short_line_length=10,
             char_duplicates_ratio=0.03,  # short repeated Chinese lines ("译文", dates) are common in clean pages
@@ -376,6 +384,8 @@ class QualityChecker:
             if c.filter_curly_bracket and "{" in line and self._has_curly(line):
                 return ("c4_curly_brace", "'{' in a line"), text, 0
             if c.filter_policy and any(p in low for p in self._policy):
+                continue
+            if c.menu_line_separators and line.count("|") >= c.menu_line_separators:
                 continue
             if c.min_num_sentences != -1:
                 num_sentences += count_sentences(line)
