@@ -33,7 +33,7 @@ from tasks.ops.text_units import (
     content_words,
     count_alpha_words,
     count_sentences,
-    count_units,
+    has_min_units,
     tokenize,
 )
 
@@ -369,12 +369,12 @@ class QualityChecker:
             if c.max_word_length != -1 and len(line) > c.max_word_length:
                 if any(len(w) > c.max_word_length for w in line.split()):
                     continue
-            n_units = count_units(line, self.cfg.tokenizer)  # before citation removal, as datatrove
+            enough_units = has_min_units(line, c.min_words_per_line, self.cfg.tokenizer)  # before citation removal
             if c.remove_citations and "[" in line:
                 line = CITATION_RE.sub("", line)
             if c.filter_no_terminal_punct and (not line.endswith(self._end_punct) or line.endswith("...")):
                 continue
-            if n_units < c.min_words_per_line:
+            if not enough_units:
                 continue
             low = line.lower()
             if c.filter_lorem_ipsum and "lorem ipsum" in low:
@@ -387,7 +387,7 @@ class QualityChecker:
                 continue
             if c.menu_line_separators and line.count("|") >= c.menu_line_separators:
                 continue
-            if c.min_num_sentences != -1:
+            if num_sentences < c.min_num_sentences:  # only compared with the minimum: stop counting there
                 num_sentences += count_sentences(line)
             kept.append(line)
         if num_sentences < c.min_num_sentences:

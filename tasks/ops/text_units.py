@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from itertools import filterfalse, islice
 
 from datatrove.utils.text import PUNCTUATION_SET, TERMINAL_PUNCTUATION
 
@@ -91,17 +92,22 @@ def tokenize(text: str, tokenizer: str) -> list[str]:
     raise ValueError(f"unknown tokenizer {tokenizer!r}; use one of {TOKENIZERS}")
 
 
-def count_units(line: str, tokenizer: str) -> int:
-    """Number of units in one line: whitespace words for ``words`` (C4's rule), CJK-aware otherwise."""
-    if tokenizer == "words":
-        return len(line.split())
-    return len(CJK_WORD_RE.findall(line))
+def has_min_units(line: str, n: int, tokenizer: str) -> bool:
+    """At least ``n`` units in one line: whitespace words for ``words`` (C4's rule), CJK-aware
+    otherwise (stops scanning after ``n`` units, so long Chinese lines cost nothing)."""
+    if n <= 0:
+        return True
+    chunks = len(line.split())
+    if tokenizer == "words" or chunks >= n:  # every whitespace chunk holds at least one unit
+        return chunks >= n
+    return sum(1 for _ in islice(CJK_WORD_RE.finditer(line), n)) >= n
 
 
 # A sentence ends at . ! ? (not part of "..", "e.g.", "3.5") or at a CJK terminal mark, when a
 # word follows after optional closing quotes and spaces. Approximates spaCy's sentencizer.
 _SENT_BREAK = re.compile(
-    r"(?:(?<!\.)(?<!\b[A-Za-z])(?<!\bMr)(?<!\bMs)(?<!\bDr)(?<!\bSt)(?<!\bvs)(?<!\bMrs)(?<!\bJr)(?<!\bSr)\.(?!\.)|[!?])[\"'”’)\]]*\s+(?=[\"'“‘(\[]*\w)"
+    r"(?:\.(?<!\.\.)(?<!\b[A-Za-z]\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bSt\.)(?<!\bvs\.)(?<!\bMrs\.)"
+    r"(?<!\bJr\.)(?<!\bSr\.)(?!\.)|[!?])[\"'”’)\]]*\s+(?=[\"'“‘(\[]*\w)"
     r"|[。！？]+[”’」』）)]*\s*(?=\S)"
 )
 
@@ -116,11 +122,12 @@ _ALPHA_RE = re.compile(r"[^\W\d_]")
 
 def content_words(tokens: list[str]) -> list[str]:
     """Tokens with at least one non-punctuation character (datatrove's PUNCTUATION_SET)."""
-    return [t for t in tokens if t.strip(PUNCTUATION_CHARS)]
+    p = PUNCTUATION_SET
+    return [t for t in tokens if t[0] not in p or any(c not in p for c in t)]
 
 
 def count_alpha_words(tokens: list[str]) -> int:
     """Tokens containing at least one alphabetic character."""
-    pure = sum(map(str.isalpha, tokens))
     search = _ALPHA_RE.search
-    return pure + sum(1 for t in tokens if not t.isalpha() and search(t))
+    rest = list(filterfalse(str.isalpha, tokens))
+    return len(tokens) - len(rest) + sum(1 for t in rest if search(t))
