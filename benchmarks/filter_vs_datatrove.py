@@ -38,6 +38,7 @@ import pyarrow as pa
 
 from storage import Counts, DatasetWriter, conform_documents, open_dataset, write_shard
 from tasks.filter import FilterConfig, run_filter
+from tasks.ops.quality import QualityChecker, datatrove_compatible_quality
 
 # ----------------------------------------------------------------------------- inputs
 
@@ -195,8 +196,8 @@ def english_agreement(ours_uri: str, sample: int) -> dict[str, Any]:
         texts.update({r["id"]: r["text"] for r in src.to_pylist() if r["id"] in want})
     ids = sorted(ours)[:sample]
     filters = quality_filters()
-    t0 = time.perf_counter()
-    same_decision = same_reason = 0
+    compat = QualityChecker(datatrove_compatible_quality())
+    same_decision = same_reason = compat_decision = compat_reason = 0
     confusion: Counter = Counter()
     for i in ids:
         theirs = datatrove_reason(texts[i], filters)
@@ -206,12 +207,17 @@ def english_agreement(ours_uri: str, sample: int) -> dict[str, Any]:
             same_reason += theirs == mine
         else:
             confusion[(mine or "kept", theirs or "kept")] += 1
+        exact = compat.check(texts[i]).reason
+        compat_decision += (exact is None) == (theirs is None)
+        compat_reason += exact == theirs
+    n = max(len(ids), 1)
     return {
         "docs": len(ids),
-        "decision_agreement": same_decision / max(len(ids), 1),
-        "reason_agreement": same_reason / max(len(ids), 1),
+        "decision_agreement": same_decision / n,
+        "reason_agreement": same_reason / n,
+        "compat_decision_agreement": compat_decision / n,
+        "compat_reason_agreement": compat_reason / n,
         "top_disagreements": confusion.most_common(8),
-        "datatrove_inprocess_docs_per_s": len(ids) / (time.perf_counter() - t0),
     }
 
 
@@ -335,9 +341,11 @@ def main() -> None:
         f"{sum(1 for r in records if (r['id'] in ours_kept) == (r['id'] in dt_kept)) / n:.1%} of all documents "
         "(Chinese differs by design: datatrove applies English rules to it).",
         "",
-        f"English agreement (same filters, {agree['docs']:,} docs our langid kept as en, datatrove filters "
-        f"in-process): decision {agree['decision_agreement']:.2%}, reason {agree['reason_agreement']:.2%}. "
-        f"Top disagreements (ours, datatrove): {agree['top_disagreements']}.",
+        f"English agreement ({agree['docs']:,} docs our langid kept as en; datatrove's four quality filters "
+        f"applied in-process to the same text): with `datatrove_compatible_quality()` (the same filters) "
+        f"decision {agree['compat_decision_agreement']:.2%}, reason {agree['compat_reason_agreement']:.2%}; "
+        f"with our English defaults (Gopher's alpha ratio over words) decision {agree['decision_agreement']:.2%}, "
+        f"reason {agree['reason_agreement']:.2%}. Top disagreements (ours, datatrove): {agree['top_disagreements']}.",
         "",
         "Drops (ours): " + ", ".join(f"{k} {v:,}" for k, v in sorted(ours_ds.manifest.counts.dropped.items(), key=lambda kv: -kv[1])),
     ]
@@ -353,6 +361,9 @@ def main() -> None:
             )
         total_junk_dropped = sum(c["junk_dropped"] for c in acc["per_lang"].values())
         total_dropped_en_zh = sum(c["junk_dropped"] + c["clean_dropped"] for c in acc["per_lang"].values())
+        other = sum(c["other_lang"] for c in acc["per_lang"].values())
+        other_dropped = sum(c["other_lang_dropped"] for c in acc["per_lang"].values())
+        lines += ["", f"Other-language documents dropped: {other_dropped / max(other, 1):.1%} of {other:,}."]
         lines += ["", f"Junk-removal precision (junk among dropped junk+clean docs): {total_junk_dropped / max(total_dropped_en_zh, 1):.1%}.", ""]
         lines += ["| junk type | docs | dropped |", "|---|---|---|"]
         lines += [f"| {t} | {c['n']} | {c['dropped'] / max(c['n'], 1):.1%} |" for t, c in sorted(acc["junk_types"].items())]
