@@ -108,3 +108,34 @@ def test_bad_input_has_a_defined_outcome(text: str) -> None:
         res = checker.check(text)
         assert res.reason is None or isinstance(res.reason, str)
         assert res.reason is not None  # none of these is a real document
+
+
+def test_datatrove_compatible_config_decides_like_datatrove() -> None:
+    from datatrove.data import Document
+    from datatrove.pipeline.filters import (
+        C4QualityFilter,
+        FineWebQualityFilter,
+        GopherQualityFilter,
+        GopherRepetitionFilter,
+    )
+
+    from tasks.ops.quality import datatrove_compatible_quality
+
+    filters = [GopherRepetitionFilter(), GopherQualityFilter(), C4QualityFilter(filter_no_terminal_punct=False), FineWebQualityFilter()]
+    ours = QualityChecker(datatrove_compatible_quality())
+    texts = [EN_CLEAN] + [t for r, t in EN_CASES.items() if r != "quality_empty"]
+    for text in texts:
+        doc = Document(text=text, id="x")
+        theirs = all(f.filter(doc) is True for f in filters)
+        assert (ours.check(text).reason is None) == theirs, text[:80]
+
+
+def test_english_default_counts_alpha_ratio_over_words(shared_data) -> None:
+    from tasks.ops.quality import datatrove_compatible_quality
+    from tasks.reference_texts import wikitext_articles
+
+    docs = wikitext_articles(shared_data)[:40]
+    ours = sum(EN.check(d).reason is None for d in docs) / len(docs)
+    compat = QualityChecker(datatrove_compatible_quality())
+    theirs = sum(compat.check(d).reason is None for d in docs) / len(docs)
+    assert ours >= 0.85 and theirs < 0.3, (ours, theirs)
