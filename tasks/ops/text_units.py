@@ -29,7 +29,6 @@ from datatrove.utils.text import PUNCTUATION_SET, TERMINAL_PUNCTUATION
 
 TOKENIZERS = ("words", "cjk_chars", "jieba")
 
-PUNCTUATION_CHARS = "".join(sorted(PUNCTUATION_SET))
 TERMINAL_CHARS = tuple(sorted(TERMINAL_PUNCTUATION))
 
 _EN = r"""
