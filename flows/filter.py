@@ -1,0 +1,35 @@
+"""Prefect flow of the filter stage: ``filter_flow(input_uri, out, config)``.
+
+    python -c "from flows.filter import filter_flow; filter_flow('runs/ingest', 'runs/filter')"
+    longterm filter runs/ingest --out runs/filter [--config configs/filter.yaml] [--no-prefect]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, task
+
+from flows.artifacts import publish_dataset_artifacts
+from tasks.filter import FilterConfig, run_filter
+
+
+@task(name="filter-documents")
+def filter_documents(input_uri: str, out: str, config: dict[str, Any], ray_address: str | None) -> str:
+    return run_filter(input_uri, out, FilterConfig.from_dict(config), ray_address=ray_address)
+
+
+@flow(name="filter")
+def filter_flow(
+    input_uri: str,
+    out: str,
+    config: dict[str, Any] | None = None,
+    ray_address: str | None = None,
+) -> str:
+    """Language ID + quality filters over a documents dataset; returns the published version URI.
+
+    ``config`` is a partial FilterConfig as a mapping (the same keys as a --config file).
+    """
+    uri = filter_documents(input_uri, out, config or {}, ray_address)
+    publish_dataset_artifacts(uri, "filter")
+    return uri
