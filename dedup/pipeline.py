@@ -33,7 +33,7 @@ from dedup.exact import group_edges, text_hashes, url_hashes
 from dedup.hashing import hash_strings, partition_of
 from dedup.intermediates import PhaseStore
 from dedup.lsh import KEY_SALT, band_rows, bucket_pairs
-from dedup.minhash import MinhashConfig, band_hashes, compute_signatures, estimated_jaccard
+from dedup.minhash import EMPTY_SIG, MinhashConfig, band_hashes, compute_signatures, estimated_jaccard
 from dedup.ray_ops import run_units
 from dedup.shingles import jaccard_sorted, shingle_sets
 from storage import DROPPED_SCHEMA, ShardInfo, open_dataset, write_shard
@@ -167,9 +167,9 @@ def signatures_unit(unit: dict[str, Any]) -> dict[str, Any]:
             nodes = _col(t, "node_key").astype(np.int64)
             th, uh = _u64(t.column("text_hash")), _u64(t.column("url_hash"))
             bands = _fixed(t.column("bands"), cfg.bands, np.int64).view(np.uint64)
-            has_sig = np.ones(len(nodes), dtype=bool)
+            has_sig = ~np.all(_fixed(t.column("sig"), cfg.num_perm, np.uint32) == EMPTY_SIG, axis=1)
             src_names = [INDEX_SRC] * len(nodes)
-            sig_table = t.select(["node_key", "id", "text_hash", "url_hash", "sig"])
+            sig_table = t.select([c for c in ("node_key", "id", "text_hash", "url_hash", "sig", "shingles") if c in t.column_names])
         else:
             t = ds.read_shard(shard, columns=["id", "text", "url", "source", "lang", "metadata"])
             n = t.num_rows
@@ -450,7 +450,7 @@ def filter_unit(unit: dict[str, Any]) -> dict[str, Any]:
     cfg = _cfg(ctx)
     ds = open_dataset(s["uri"])
     docs = ds.read_shard(ShardInfo.from_dict(s["info"]))
-    sig_t = sigs.read_table(sigs.shards([sigs.completed(f"u{u:05d}", verify=False)], kind="sig")[0], ["node_key", "text_hash", "url_hash", "sig"])
+    sig_t = sigs.read_table(sigs.shards([sigs.completed(f"u{u:05d}", verify=False)], kind="sig")[0])
     frecs = [fin.completed(f"q{q:04d}", verify=False) for q in range(ctx["partitions"])]
     final = _concat(fin, fin.shards(frecs, kind="final", shard=u))
     srecs = [surv.completed(f"v{x['unit']:05d}", verify=False) for x in ctx["shards"]]
@@ -493,16 +493,17 @@ def filter_unit(unit: dict[str, Any]) -> dict[str, Any]:
     # index rows for the kept documents: already-kept docs win against the next dump
     ks = sig_t.take(kept_idx)
     sig = _fixed(ks.column("sig"), cfg.num_perm, np.uint32)
-    index = pa.table(
-        {
-            "node_key": _col(ks, "node_key") & ~np.int64(NEW_FLAG),
-            "id": kept.column("id"),
-            "text_hash": ks.column("text_hash"),
-            "url_hash": ks.column("url_hash"),
-            "bands": pa.FixedSizeListArray.from_arrays(pa.array(_i64(band_hashes(sig, cfg.bands, cfg.rows).reshape(-1)).view(np.uint64)), cfg.bands),
-            "sig": ks.column("sig"),
-        }
-    )
+    index_cols = {
+        "node_key": _col(ks, "node_key") & ~np.int64(NEW_FLAG),
+        "id": kept.column("id"),
+        "text_hash": ks.column("text_hash"),
+        "url_hash": ks.column("url_hash"),
+        "bands": pa.FixedSizeListArray.from_arrays(pa.array(band_hashes(sig, cfg.bands, cfg.rows).reshape(-1).view(np.int64)), cfg.bands),
+        "sig": ks.column("sig"),
+    }
+    if "shingles" in ks.column_names:  # true-Jaccard verification against already-kept docs
+        index_cols["shingles"] = ks.column("shingles")
+    index = pa.table(index_cols)
     index_shard = write_shard(ctx["index_location"], "data", u, index, attrs={"lo": s["lo"], "hi": s["hi"]})
     langs = docs.column("lang").to_pylist()
     srcs = docs.column("source").to_pylist()
@@ -570,7 +571,7 @@ def run_phases(ctx: dict[str, Any], executor: str = "ray", workers: int | None =
     report: dict[str, Any] = {}
     sig = _run(
         "signatures", signatures_unit, [{"ctx": ctx, "shard": s} for s in ctx["shards"]], executor, workers, report,
-        use_ray_data=executor == "ray" and ctx.get("ray_data", True),
+        use_ray_data=executor == "ray" and ctx.get("ray_data", False),
     )
     graph = run_graph({**ctx, "prefix": ""}, executor, workers, report)
     ctx = graph["ctx"]
