@@ -1,0 +1,103 @@
+"""Sentences in other languages (fr, de, es, ru, ja, ko) for the demo crawl's ``other_lang`` pages.
+
+Written for this project. A page draws a shuffled subset of its language's sentences; {n} is a number.
+Language identification should send these pages away from the en/zh pipeline.
+"""
+
+from __future__ import annotations
+
+SENTENCES_OTHER: dict[str, list[str]] = {
+    "fr": [
+        "La mairie a annoncé l'ouverture de {n} nouvelles places dans les crèches du quartier.",
+        "Les travaux sur le pont principal devraient durer jusqu'à la fin de l'été.",
+        "Pour préparer la pâte, mélangez la farine, les oeufs et le lait jusqu'à obtenir une texture lisse.",
+        "Le musée propose des visites guidées gratuites chaque premier dimanche du mois.",
+        "Les chercheurs ont observé que les abeilles reconnaissent les couleurs des fleurs à distance.",
+        "Nous avons marché pendant {n} heures le long de la côte avant d'atteindre le phare.",
+        "Le nouveau règlement entrera en vigueur au début de l'année prochaine.",
+        "Beaucoup d'habitants regrettent la fermeture de la petite librairie du centre-ville.",
+        "Le train de nuit reste une manière agréable de traverser le pays sans prendre l'avion.",
+        "Les élèves ont présenté leurs projets scientifiques devant un jury de {n} enseignants.",
+        "La soupe à l'oignon se sert traditionnellement avec du pain grillé et du fromage fondu.",
+        "Le festival de musique attire chaque année des visiteurs venus de toute l'Europe.",
+    ],
+    "de": [
+        "Die Stadtverwaltung plant, bis zum Herbst {n} neue Ladestationen für Elektroautos zu bauen.",
+        "Der Zug nach München hatte wegen eines Signalfehlers fast eine Stunde Verspätung.",
+        "Für den Teig werden Mehl, Butter, Zucker und ein Ei zu einer glatten Masse verknetet.",
+        "Das Museum zeigt in diesem Winter eine Ausstellung über die Geschichte der Buchdruckerei.",
+        "Forscher haben herausgefunden, dass Zugvögel sich am Magnetfeld der Erde orientieren.",
+        "Wir sind {n} Kilometer mit dem Fahrrad am Fluss entlang gefahren.",
+        "Die neue Regelung gilt ab dem ersten Januar für alle Mieter im Landkreis.",
+        "Viele Eltern wünschen sich längere Öffnungszeiten der Kindergärten.",
+        "Im Sommer finden auf dem Marktplatz jeden Freitag kostenlose Konzerte statt.",
+        "Die Schülerinnen und Schüler haben ein kleines Wetterradar selbst gebaut.",
+        "Nach dem Regen war der Waldweg rutschig, aber die Aussicht vom Gipfel war herrlich.",
+        "Die Bibliothek bietet ab nächster Woche auch Sprachkurse für Anfänger an.",
+    ],
+    "es": [
+        "El ayuntamiento anunció que abrirá {n} nuevas bibliotecas de barrio el próximo año.",
+        "Las obras en la estación central causarán retrasos durante varias semanas.",
+        "Para la paella se necesita arroz de grano redondo, azafrán y un buen caldo.",
+        "El museo ofrece entrada gratuita a los estudiantes todos los miércoles por la tarde.",
+        "Los científicos descubrieron una nueva especie de rana en la selva tropical.",
+        "Caminamos durante {n} horas por la montaña hasta llegar al lago.",
+        "La nueva ley de vivienda pretende frenar la subida de los alquileres.",
+        "Muchos vecinos participaron en la limpieza de la playa el domingo por la mañana.",
+        "El tren nocturno es una forma cómoda de viajar entre las dos ciudades.",
+        "Los alumnos presentaron sus proyectos de robótica ante un jurado de {n} profesores.",
+        "La sopa de ajo es un plato sencillo que se toma sobre todo en invierno.",
+        "El festival de cine atrae cada año a directores de todo el mundo.",
+    ],
+    "ru": [
+        "Городские власти объявили о строительстве {n} новых детских площадок.",
+        "Поезд до столицы задержался почти на час из-за сильного снегопада.",
+        "Для теста нужно смешать муку, яйца и молоко до однородной массы.",
+        "В музее открылась новая выставка, посвящённая истории книгопечатания.",
+        "Учёные выяснили, что перелётные птицы ориентируются по магнитному полю Земли.",
+        "Мы прошли {n} километров вдоль реки и остановились на ночлег у озера.",
+        "Новые правила вступят в силу с первого января следующего года.",
+        "Многие жители недовольны закрытием небольшой библиотеки в центре города.",
+        "Летом на главной площади каждую пятницу проходят бесплатные концерты.",
+        "Школьники представили свои научные проекты перед жюри из {n} учителей.",
+        "Борщ традиционно подают со сметаной и чёрным хлебом.",
+        "После дождя тропа была скользкой, но вид с вершины того стоил.",
+    ],
+    "ja": [
+        "市は来年までに{n}か所の新しい保育施設を開設すると発表しました。",
+        "大雪の影響で、東京行きの新幹線が約一時間遅れました。",
+        "生地を作るには、小麦粉と卵と牛乳を滑らかになるまで混ぜます。",
+        "博物館では印刷の歴史に関する特別展が開かれています。",
+        "研究者たちは、渡り鳥が地球の磁場を利用して方向を知ることを確かめました。",
+        "私たちは川沿いを{n}キロほど歩いて、湖のそばの宿に泊まりました。",
+        "新しい規則は来年の四月から施行される予定です。",
+        "駅前の小さな本屋が閉店することになり、多くの住民が残念がっています。",
+        "夏の間、広場では毎週金曜日に無料のコンサートが行われます。",
+        "生徒たちは{n}人の先生の前で自由研究の成果を発表しました。",
+        "味噌汁は豆腐とわかめを入れるのが一般的です。",
+        "雨の後の山道は滑りやすかったですが、頂上からの景色は素晴らしかったです。",
+    ],
+    "ko": [
+        "시는 내년까지 {n}곳의 어린이집을 새로 열겠다고 발표했습니다.",
+        "폭설로 인해 서울행 열차가 한 시간 가까이 지연되었습니다.",
+        "반죽을 만들려면 밀가루와 달걀, 우유를 부드러워질 때까지 섞어야 합니다.",
+        "박물관에서는 인쇄의 역사를 주제로 한 특별 전시가 열리고 있습니다.",
+        "연구진은 철새가 지구의 자기장을 이용해 방향을 찾는다는 사실을 확인했습니다.",
+        "우리는 강을 따라 {n}킬로미터를 걸은 뒤 호숫가 숙소에서 하룻밤을 보냈습니다.",
+        "새로운 규정은 내년 일월부터 시행될 예정입니다.",
+        "역 앞의 작은 서점이 문을 닫는다는 소식에 많은 주민들이 아쉬워했습니다.",
+        "여름 동안 광장에서는 매주 금요일마다 무료 공연이 열립니다.",
+        "학생들은 {n}명의 선생님 앞에서 과학 프로젝트를 발표했습니다.",
+        "된장찌개에는 두부와 애호박을 넣는 경우가 많습니다.",
+        "비가 온 뒤 산길은 미끄러웠지만 정상에서 본 경치는 정말 아름다웠습니다.",
+    ],
+}
+
+OTHER_DOMAINS: dict[str, list[str]] = {
+    "fr": ["www.lejournal-local.fr", "www.cuisine-maison.fr"],
+    "de": ["www.stadtanzeiger-online.de", "www.reiseblog-unterwegs.de"],
+    "es": ["www.diario-del-barrio.es", "www.recetas-caseras.es"],
+    "ru": ["www.gorodskie-novosti.ru", "www.puteshestviya-blog.ru"],
+    "ja": ["www.machi-news.jp", "www.tabi-nikki.jp"],
+    "ko": ["www.dongne-news.kr", "www.yeohaeng-blog.kr"],
+}

@@ -1,0 +1,91 @@
+"""Realistic URLs for the demo crawl: one set of domains per topic and language, plus the URL
+variants (scheme, www., trailing slash, utm_ parameters, fragment) that re-crawls of a page get.
+
+Domains are grouped (news, encyclopedia, forum, code, academic, other) so remixing can weight by
+domain group; Chinese pages live on ``.cn`` domains.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+TOPIC_GROUP: dict[str, str] = {
+    "news": "news", "science": "news", "encyclopedia": "encyclopedia", "forum": "forum",
+    "code": "code", "academic": "academic", "recipe": "other", "travel": "other",
+}
+
+DOMAINS: dict[str, dict[str, list[str]]] = {
+    "en": {
+        "news": ["www.dailyherald-news.com", "www.metrotribune.com", "www.citygazette.com"],
+        "science": ["www.sciencewire-daily.com", "www.metrotribune.com"],
+        "encyclopedia": ["en.openpedia.org", "www.knowledgebase-encyclopedia.com"],
+        "forum": ["www.askthecrowd.com", "forum.hobbyhub.com", "www.homefixers-forum.com"],
+        "code": ["www.devtutorials.com", "www.codecraft-blog.com"],
+        "academic": ["www.openpapers.org", "journals.sciencepress.com"],
+        "recipe": ["www.homecookrecipes.com", "www.weeknightkitchen.com"],
+        "travel": ["www.wanderlust-notes.com", "www.budgettraveltips.com"],
+    },
+    "zh": {
+        "news": ["www.xinwenribao.cn", "news.chengshibao.cn", "www.difangxinwen.cn"],
+        "science": ["www.kejiribao.cn", "news.chengshibao.cn"],
+        "encyclopedia": ["baike.zhishiku.cn", "www.baikequanshu.cn"],
+        "forum": ["bbs.luntantianxia.cn", "www.wendashequ.cn"],
+        "code": ["www.bianchengjiaocheng.cn", "blog.daimawu.cn"],
+        "academic": ["www.xueshulunwen.cn", "journal.kexuexuebao.cn"],
+        "recipe": ["www.meishijia.cn", "www.jiachangcai.cn"],
+        "travel": ["www.lvyouriji.cn", "www.youjigonglve.cn"],
+    },
+}
+
+_SLUG_RE = re.compile(r"[^a-z0-9]+")
+
+
+def slugify(title: str) -> str:
+    slug = _SLUG_RE.sub("-", title.lower()).strip("-")
+    return slug[:60] or "article"
+
+
+def page_url(rng: random.Random, lang: str, topic: str, title: str, uid: int) -> str:
+    """A canonical https URL for a new page (``uid`` makes it unique)."""
+    domain = rng.choice(DOMAINS["zh" if lang == "zh" else "en"][topic])
+    slug = slugify(title) if lang == "en" else topic
+    year, month, day = rng.randint(2015, 2024), rng.randint(1, 12), rng.randint(1, 28)
+    group = TOPIC_GROUP[topic]
+    if group == "news":
+        path = f"/{year}/{month:02d}/{day:02d}/{slug}-{uid}.html"
+    elif group == "encyclopedia":
+        path = f"/wiki/{slug.replace('-', '_').capitalize()}_{uid}"
+    elif group == "forum":
+        path = f"/thread/{uid}/{slug}"
+    elif group == "code":
+        path = f"/tutorials/{slug}-{uid}"
+    elif group == "academic":
+        path = f"/abs/{year % 100:02d}{month:02d}.{uid:05d}"
+    else:
+        path = f"/{topic}/{slug}-{uid}/"
+    return f"https://{domain}{path}"
+
+
+def other_lang_url(domain: str, uid: int) -> str:
+    return f"https://{domain}/article/{uid}.html"
+
+
+def url_variant(rng: random.Random, url: str) -> str:
+    """The same page under a different surface form (what a re-crawl often sees)."""
+    scheme, rest = url.split("://", 1)
+    host, _, path = rest.partition("/")
+    path = "/" + path
+    change = rng.choice(["scheme", "www", "slash", "utm", "fragment"])
+    if change == "scheme":
+        scheme = "http" if scheme == "https" else "https"
+    elif change == "www" and host.startswith("www."):
+        host = host[4:]
+    elif change == "slash":
+        path = path[:-1] if path.endswith("/") else path + "/"
+    elif change == "fragment":
+        path += rng.choice(["#comments", "#top", "#section-2", "#main"])
+    else:
+        source = rng.choice(["newsletter", "twitter", "facebook", "rss"])
+        path += f"?utm_source={source}&utm_medium={rng.choice(['email', 'social', 'feed'])}&utm_campaign=c{rng.randint(1, 99)}"
+    return f"{scheme}://{host}{path}"

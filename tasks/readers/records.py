@@ -1,0 +1,74 @@
+"""What readers yield, and the options and counters they share."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ReaderOptions:
+    max_record_bytes: int = 64 << 20  # a raw line/record above this is quarantined unparsed (memory bound)
+    max_html_bytes: int = 8 << 20  # HTML payloads above this follow ``oversize``
+    oversize: str = "truncate"  # "truncate" or "quarantine" (HTML payloads here; texts in the worker)
+    preview_bytes: int = 2000  # raw preview kept in quarantine rows
+    favor_precision: bool = True  # trafilatura: prefer less text over boilerplate
+    include_tables: bool = True  # trafilatura: keep table text
+    parquet_batch_rows: int = 1024
+
+
+@dataclass(slots=True)
+class RawDocument:
+    text: str
+    id: str
+    url: str | None
+    source: str | None  # the record's own source/dump, if it has one
+    metadata: dict[str, Any] | None
+    line: int | None  # 1-based line (JSONL) or record/row number
+    offset: int | None  # byte offset (decompressed for JSONL, compressed for WARC)
+    invalid_utf8: int = 0  # U+FFFD substitutions made while decoding this record
+
+
+@dataclass(slots=True)
+class DroppedRecord:
+    id: str
+    reason: str
+    url: str | None
+    source: str | None
+    detail: str
+    text: str | None = None
+
+
+@dataclass(slots=True)
+class QuarantinedRecord:
+    source_file: str
+    offset: int | None
+    line: int | None
+    error: str
+    raw: str | None
+
+
+@dataclass
+class ReaderStats:
+    """Side counts a reader reports besides the records it yields."""
+
+    skipped_records: Counter = field(default_factory=Counter)  # WARC request/warcinfo/metadata/revisit
+    truncated_html: int = 0
+    bytes_decompressed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "skipped_records": dict(sorted(self.skipped_records.items())),
+            "truncated_html": self.truncated_html,
+            "bytes_decompressed": self.bytes_decompressed,
+        }
+
+
+def preview(data: bytes | str | None, limit: int) -> str | None:
+    """A printable preview of raw bytes for a quarantine row (at most ``limit`` bytes)."""
+    if data is None:
+        return None
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
+    return data[:limit].decode("utf-8", "replace").replace("\x00", "\\x00")

@@ -1,0 +1,258 @@
+"""Storage: atomic publish (SIGKILLed writer), checksum refusal, content addressing, LATEST,
+conservation, and object-store URIs against a real S3-compatible server (moto) on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from storage import (
+    DOCUMENT_SCHEMA,
+    Counts,
+    DatasetError,
+    DatasetWriter,
+    conform_documents,
+    open_dataset,
+    resolve_dataset_uri,
+    write_shard,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def docs_table(n: int, start: int = 0) -> pa.Table:
+    return conform_documents(
+        pa.table({"id": [f"d{i}" for i in range(start, start + n)], "text": [f"text {i}" for i in range(start, start + n)], "source": ["s"] * n})
+    )
+
+
+def publish(root: str, config: dict, n: int = 5) -> str:
+    w = DatasetWriter(root, kind="documents", stage="unit", config=config)
+    if w.is_complete():
+        return w.location
+    info = w.write("data", 0, docs_table(n))
+    w.commit([info], Counts(input=n, kept=n))
+    return w.location
+
+
+# ----------------------------------------------------------------------------- atomicity
+
+KILLED_WRITER = textwrap.dedent(
+    """
+    import sys, pyarrow as pa
+    from storage import DatasetWriter, conform_documents
+    root, ready = sys.argv[1], sys.argv[2]
+    w = DatasetWriter(root, kind="documents", stage="unit", config={"run": "killed"})
+    big = conform_documents(pa.table({"id": [str(i) for i in range(200_000)], "text": ["x" * 50] * 200_000}))
+    i = 0
+    while True:
+        w.write("data", i, big)
+        if i == 0:
+            open(ready, "w").write(w.location)
+        i += 1
+    """
+)
+
+
+def test_sigkilled_writer_leaves_nothing_a_reader_trusts(tmp_path: Path) -> None:
+    root = tmp_path / "out"
+    old = publish(str(root), {"run": "old"})  # a complete earlier version
+    ready = tmp_path / "ready"
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(root), str(ready)], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        deadline = time.time() + 60
+        while not ready.exists() and time.time() < deadline:
+            assert proc.poll() is None, "writer subprocess died before writing a shard"
+            time.sleep(0.05)
+        assert ready.exists(), "writer never wrote its first shard"
+        time.sleep(0.3)  # let it get into the middle of a later shard
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    killed = ready.read_text()
+    assert any(Path(killed, "data").iterdir()), "the killed writer wrote shards"
+    with pytest.raises(DatasetError, match="incomplete"):
+        open_dataset(killed)
+    # the root still resolves to the previous complete version, which reads back intact
+    ds = open_dataset(str(root))
+    assert ds.uri == old
+    ds.verify()
+    assert ds.read_all().num_rows == 5
+
+
+# ----------------------------------------------------------------------------- checksums
+
+
+def test_corrupted_shard_is_refused_naming_the_shard(tmp_path: Path) -> None:
+    loc = publish(str(tmp_path / "out"), {"a": 1})
+    ds = open_dataset(loc)
+    shard = ds.shards("data")[0]
+    path = Path(loc, shard.path)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size, different content
+    path.write_bytes(bytes(data))
+    with pytest.raises(DatasetError, match=rf"checksum mismatch in shard {shard.path}.*rerun"):
+        ds.verify()
+    with pytest.raises(DatasetError, match=shard.path):
+        ds.read_all()
+    path.write_bytes(bytes(data[:100]))  # truncated
+    with pytest.raises(DatasetError, match=rf"shard {shard.path} has 100 bytes"):
+        open_dataset(loc).verify()
+    path.unlink()
+    with pytest.raises(DatasetError, match=rf"shard {shard.path} .*cannot be read"):
+        open_dataset(loc).verify()
+
+
+# ----------------------------------------------------------------------------- content addressing and LATEST
+
+
+def test_same_config_is_a_noop_and_new_config_writes_a_new_version(tmp_path: Path) -> None:
+    root = str(tmp_path / "out")
+    first = publish(root, {"threshold": 0.5})
+    manifest = Path(first, "manifest.json")
+    before = (manifest.read_bytes(), manifest.stat().st_mtime_ns)
+    again = DatasetWriter(root, kind="documents", stage="unit", config={"threshold": 0.5})
+    assert again.location == first and again.is_complete()
+    assert publish(root, {"threshold": 0.5}) == first
+    assert (manifest.read_bytes(), manifest.stat().st_mtime_ns) == before
+
+    second = publish(root, {"threshold": 0.7}, n=3)
+    assert second != first
+    assert (manifest.read_bytes(), manifest.stat().st_mtime_ns) == before  # old version untouched
+    open_dataset(first).verify()
+    assert open_dataset(first).read_all().num_rows == 5
+    # LATEST follows the newest publish; explicit versions still open
+    assert resolve_dataset_uri(root) == second
+    assert open_dataset(root).read_all().num_rows == 3
+    assert Path(root, "LATEST").read_text().strip() == Path(second).name
+
+
+def test_inputs_change_the_key(tmp_path: Path) -> None:
+    root = str(tmp_path / "out")
+    up = open_dataset(publish(str(tmp_path / "up"), {"x": 1}))
+    a = DatasetWriter(root, kind="documents", stage="unit", config={}, inputs=[up.ref()])
+    up2 = open_dataset(publish(str(tmp_path / "up"), {"x": 2}))
+    b = DatasetWriter(root, kind="documents", stage="unit", config={}, inputs=[up2.ref()])
+    assert a.key != b.key
+
+
+def test_latest_pointing_at_a_missing_version_and_missing_paths_are_refused(tmp_path: Path) -> None:
+    root = tmp_path / "out"
+    loc = publish(str(root), {"a": 1})
+    Path(loc, "manifest.json").unlink()
+    with pytest.raises(DatasetError, match="LATEST points to .* no manifest.json"):
+        open_dataset(str(root))
+    with pytest.raises(DatasetError, match="no such dataset"):
+        open_dataset(str(tmp_path / "nowhere"))
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(DatasetError, match="no manifest.json here"):
+        open_dataset(str(tmp_path / "plain"))
+
+
+def test_wrong_kind_is_refused(tmp_path: Path) -> None:
+    loc = publish(str(tmp_path / "out"), {})
+    with pytest.raises(DatasetError, match="is a 'documents' dataset .* 'tokens' dataset is needed"):
+        open_dataset(loc, kind="tokens")
+
+
+# ----------------------------------------------------------------------------- conservation
+
+
+def test_conservation_is_checked_at_commit(tmp_path: Path) -> None:
+    w = DatasetWriter(str(tmp_path / "out"), kind="documents", stage="unit", config={})
+    info = w.write("data", 0, docs_table(4))
+    with pytest.raises(AssertionError, match="conservation violated: input 10"):
+        w.commit([info], Counts(input=10, kept=4, dropped={"too_short": 3}, quarantined=2))
+    with pytest.raises(AssertionError, match="data shards hold 4 rows but counts.kept is 5"):
+        w.commit([info], Counts(input=5, kept=5))
+    assert not Path(w.location, "manifest.json").exists()
+    m = w.commit([info], Counts(input=9, kept=4, dropped={"too_short": 5}))
+    assert m.counts.is_conserved() and m.counts.dropped_total == 5
+
+
+def test_manifest_records_provenance(tmp_path: Path) -> None:
+    loc = publish(str(tmp_path / "out"), {"threshold": 0.5})
+    d = json.loads(Path(loc, "manifest.json").read_text())
+    assert d["schema_version"] == 1 and d["stage"] == "unit" and d["config"] == {"threshold": 0.5}
+    (shard,) = d["shards"]
+    assert shard["rows"] == 5 and len(shard["sha256"]) == 64 and shard["bytes"] > 0
+    assert d["code_version"] and d["created_at"] and d["finished_at"]
+    assert not [p for p in Path(loc).rglob("*") if p.name.startswith(".tmp-")]
+
+
+# ----------------------------------------------------------------------------- object store
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def s3_server():
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    env = {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        import boto3
+
+        boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1").create_bucket(Bucket="datasets")
+        yield env["AWS_ENDPOINT_URL"]
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        server.stop()
+
+
+def test_dataset_roundtrip_on_s3(s3_server: str) -> None:
+    root = "s3://datasets/runs/filtered"
+    w = DatasetWriter(root, kind="documents", stage="unit", config={"on": "s3"})
+    assert w.location.startswith("s3://datasets/runs/filtered/unit-")
+    infos = [write_shard(w.location, "data", i, docs_table(3, start=3 * i)) for i in range(2)]
+    w.commit(infos, Counts(input=6, kept=6))
+    ds = open_dataset(root)  # through LATEST on the object store
+    assert ds.uri == w.location
+    ds.verify()
+    table = ds.read_all()
+    assert table.schema == DOCUMENT_SCHEMA
+    assert sorted(table.column("id").to_pylist()) == [f"d{i}" for i in range(6)]
+    assert DatasetWriter(root, kind="documents", stage="unit", config={"on": "s3"}).is_complete()
+
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket="datasets", Prefix="runs/filtered/")["Contents"]}
+    version = w.location.rsplit("/", 1)[1]
+    assert {f"runs/filtered/{version}/manifest.json", "runs/filtered/LATEST", f"runs/filtered/{version}/data/part-00000.parquet"} <= keys
+    assert not [k for k in keys if "/.tmp-" in k]
+    # corrupt a shard on the server: the reader refuses it by name
+    s3.put_object(Bucket="datasets", Key=f"runs/filtered/{version}/data/part-00001.parquet", Body=b"garbage")
+    with pytest.raises(DatasetError, match="data/part-00001.parquet"):
+        open_dataset(root).verify()
