@@ -535,9 +535,11 @@ def filter_unit(unit: dict[str, Any]) -> dict[str, Any]:
 def _run(phase: str, fn: Any, units: list[dict[str, Any]], executor: str, workers: int | None, report: dict[str, Any], **kw: Any) -> list[dict[str, Any]]:
     results = run_units(fn, units, executor=executor, max_workers=workers, **kw)
     done = sum(1 for r in results if r.get("skipped"))
-    entry = report.setdefault(phase, {"units": 0, "skipped": 0})
+    entry = report.setdefault(phase, {"units": 0, "skipped": 0, "cpu_s": 0.0, "peak_rss_mb": 0.0})
     entry["units"] += len(results)
     entry["skipped"] += done
+    entry["cpu_s"] = round(entry["cpu_s"] + sum(r.pop("_cpu_s", 0.0) for r in results), 3)
+    entry["peak_rss_mb"] = round(max([entry["peak_rss_mb"]] + [r.pop("_peak_rss_mb", 0.0) for r in results]), 1)
     log.info("dedup phase %s: %d units (%d already complete)", phase, len(results), done)
     return results
 

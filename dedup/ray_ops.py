@@ -2,6 +2,8 @@
 
 A unit function is a plain module-level function ``fn(unit: dict) -> dict`` (small JSON-able
 dicts in and out; data moves through checksummed files, never through Ray's object store).
+Every result gets ``_cpu_s`` (CPU seconds of the unit) and ``_peak_rss_mb`` (peak RSS of the
+worker process so far), which the pipeline sums / maxes per phase for the benchmarks.
 
 - ``executor="local"``: a loop in this process (tests of the algorithms, debugging).
 - ``executor="ray"``: one Ray task per unit, at most ``max_workers`` in flight, results in
@@ -15,10 +17,23 @@ this repository on the workers' ``PYTHONPATH``.
 from __future__ import annotations
 
 import json
+import resource
+import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 UnitFn = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def run_measured(fn: UnitFn, unit: dict[str, Any]) -> dict[str, Any]:
+    """Run one unit and add its CPU seconds and the worker's peak RSS (MB) to the result."""
+    cpu = time.process_time()
+    result = dict(fn(unit))
+    result["_cpu_s"] = time.process_time() - cpu
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result["_peak_rss_mb"] = rss / (1 << 20) if sys.platform == "darwin" else rss / 1024
+    return result
 
 
 def cluster_cpus() -> int:
@@ -32,7 +47,7 @@ class _BatchAdapter:
         self.fn = fn
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[str]]:
-        return {"result": [json.dumps(self.fn(json.loads(u)), default=str) for u in batch["unit"]]}
+        return {"result": [json.dumps(run_measured(self.fn, json.loads(u)), default=str) for u in batch["unit"]]}
 
 
 def run_units(
@@ -47,7 +62,7 @@ def run_units(
     if not units:
         return []
     if executor == "local":
-        return [fn(dict(u)) for u in units]
+        return [run_measured(fn, dict(u)) for u in units]
     if executor != "ray":
         raise ValueError(f"executor must be 'ray' or 'local', got {executor!r}")
     import ray
@@ -64,13 +79,13 @@ def run_units(
         results = [json.loads(r["result"]) for r in ds.take_all()]
         results.sort(key=lambda r: r.pop("_order"))
         return results
-    remote = ray.remote(num_cpus=1, max_retries=2)(fn)
+    remote = ray.remote(num_cpus=1, max_retries=2)(run_measured)
     pending: dict[Any, int] = {}
     results: list[dict[str, Any] | None] = [None] * len(units)
     next_unit = 0
     while next_unit < len(units) or pending:
         while next_unit < len(units) and len(pending) < workers:
-            pending[remote.remote(dict(units[next_unit]))] = next_unit
+            pending[remote.remote(fn, dict(units[next_unit]))] = next_unit
             next_unit += 1
         done, _ = ray.wait(list(pending), num_returns=1)
         for ref in done:

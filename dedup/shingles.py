@@ -9,7 +9,8 @@ dropped. A document's n is ``n_grams`` (words) unless it is CJK, then ``char_n_g
 Defined outcomes for awkward input:
 - empty text / only punctuation: no shingles (the doc takes part in exact and URL dedup only);
 - fewer tokens than n (one word, "hi there"): one shingle made of all its tokens;
-- Chinese without punctuation: character n-grams need no word boundaries;
+- Chinese without punctuation: character n-grams need no word boundaries (with punctuation,
+  each punctuation character is a token too);
 - mixed scripts: Latin words and CJK characters are both tokens of the same stream.
 
 ``shingle_sets(texts, langs, cfg)`` returns per-document sorted unique uint32 shingle hashes
@@ -29,17 +30,22 @@ from dedup.hashing import hash_strings, mix64
 
 CJK_CHARS = "\u3040-\u30ff\u3100-\u312f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 TOKEN_RE = re.compile(f"[{CJK_CHARS}]|[^\\W{CJK_CHARS}]+")
+CJK_TOKEN_RE = re.compile(f"[{CJK_CHARS}]|[^\\W{CJK_CHARS}]+|[^\\w\\s]")  # CJK docs: punctuation counts too
 _CJK_RE = re.compile(f"[{CJK_CHARS}]")
 _LETTER_RE = re.compile(r"[^\W\d_]")
 CJK_LANGS = frozenset({"zh", "ja", "ko", "yue", "wuu", "lzh", "cmn", "gan", "hak", "nan", "cjy", "hsn"})
 NON_CJK_LANGS_HINT = frozenset({"en", "de", "fr", "es", "it", "pt", "nl", "ru"})
 
 
-def tokenize(text: str | None) -> list[str]:
-    """Tokens of a text: CJK characters one by one, other words whole (NFKC, case-folded)."""
+def tokenize(text: str | None, cjk: bool = False) -> list[str]:
+    """Tokens of a text: CJK characters one by one, other words whole (NFKC, case-folded).
+
+    In a CJK document every punctuation character is a token as well (Chinese punctuation
+    carries sentence structure that word boundaries carry in English).
+    """
     if not text:
         return []
-    return TOKEN_RE.findall(unicodedata.normalize("NFKC", text).casefold())
+    return (CJK_TOKEN_RE if cjk else TOKEN_RE).findall(unicodedata.normalize("NFKC", text).casefold())
 
 
 def is_cjk_text(text: str | None, sample: int = 2000) -> bool:
@@ -99,15 +105,14 @@ def shingle_sets(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sorted unique uint32 shingle hashes per document, CSR form: (values, offsets[len+1])."""
     num_docs = len(texts)
-    token_lists = [tokenize(t) for t in texts]
+    cjk = [is_cjk(lang, text) for text, lang in zip(texts, langs)]
+    token_lists = [tokenize(t, c) for t, c in zip(texts, cjk)]
     lengths = np.fromiter((len(t) for t in token_lists), dtype=np.int64, count=num_docs)
     starts = np.zeros(num_docs, dtype=np.int64)
     if num_docs:
         starts[1:] = np.cumsum(lengths)[:-1]
     tok_hashes = hash_strings(chain.from_iterable(token_lists), seed=seed, count=int(lengths.sum()))
-    n_of_doc = np.fromiter(
-        (char_n_grams if is_cjk(lang, text) else n_grams for text, lang in zip(texts, langs)), dtype=np.int64, count=num_docs
-    )
+    n_of_doc = np.fromiter((char_n_grams if c else n_grams for c in cjk), dtype=np.int64, count=num_docs)
     all_h, all_d = [], []
     for n in np.unique(n_of_doc):
         sel = np.nonzero(n_of_doc == n)[0]

@@ -50,7 +50,8 @@ def test_same_input_same_output(planted: tuple[str, dict], tmp_path: Path) -> No
     b = open_dataset(run_dedup([uri], str(tmp_path / "b"), cfg, executor="local")).manifest
     assert [(s.path, s.sha256) for s in a.shards] == [(s.path, s.sha256) for s in b.shards]
     assert a.key == b.key and a.counts == b.counts
-    assert {k: v for k, v in a.stats.items() if k != "index"} == {k: v for k, v in b.stats.items() if k != "index"}
+    volatile = ("index", "phases")  # paths and CPU timings
+    assert {k: v for k, v in a.stats.items() if k not in volatile} == {k: v for k, v in b.stats.items() if k not in volatile}
 
 
 def test_rerun_recomputes_only_the_damaged_phase(planted: tuple[str, dict], tmp_path: Path) -> None:
@@ -66,11 +67,11 @@ def test_rerun_recomputes_only_the_damaged_phase(planted: tuple[str, dict], tmp_
     next(iter(sorted((work / "signatures" / "files").glob("u00001-sig.parquet")))).unlink()
     shutil.rmtree(out)
     again = open_dataset(run_dedup([uri], str(tmp_path / "out"), cfg, executor="local")).manifest
-    phases = again.stats["phases"]
-    assert phases["signatures"] == {"units": 4, "skipped": 3}
-    assert phases["candidates"] == {"units": 3, "skipped": 3}
-    assert phases["verify"] == {"units": 4, "skipped": 3}
-    assert phases["components"]["skipped"] == phases["components"]["units"]
+    phases = {k: (v["units"], v["skipped"]) for k, v in again.stats["phases"].items()}
+    assert phases["signatures"] == (4, 3)
+    assert phases["candidates"] == (3, 3)
+    assert phases["verify"] == (4, 3)
+    assert phases["components"][1] == phases["components"][0]
     assert [(s.path, s.sha256) for s in again.shards] == [(s.path, s.sha256) for s in first.shards]
     assert dropped_map(out) == truth
 
