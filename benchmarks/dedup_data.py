@@ -36,7 +36,7 @@ def real_pages(root: Path = SHARED, min_tokens: int = 40) -> list[dict[str, Any]
             for n, line in enumerate(fh):
                 rec = json.loads(line)
                 url = (rec.get("metadata") or {}).get("url") or (rec.get("metadata") or {}).get("warc_url")
-                docs.append(_doc(f"cc-{f.name[:12]}-{n}", rec.get("text") or "", url, "cc"))
+                docs.append(_doc(f"cc-{f.name.split('.')[0]}-{n}", rec.get("text") or "", url, "cc"))
     for f in sorted((root / "web_html_newspaper4k_zh" / "txt").glob("*.txt")):
         docs.append(_doc(f"np4k-{f.stem}", f.read_text(encoding="utf-8"), None, "newspaper4k"))
     with gzip.open(root / "text_zh_hongloumeng" / "hongloumeng.txt.gz", "rt", encoding="utf-8") as fh:
