@@ -61,26 +61,46 @@ class DocumentComposer:
         self.all_paragraphs = [p for t in self.topic_names for p in self.topics[t]]
         self.all_sentences = [s for p in self.all_paragraphs for s in p]
         self.variation = WordVariation(lang)
+        self._parsed: dict[str, list] = {}
 
     # -- slots -------------------------------------------------------------------------------
     def _doc_fillers(self, rng: random.Random) -> dict[str, list[str]]:
         return {key: rng.sample(values, 2) for key, values in self.fillers.items()}
 
-    def _fill(self, rng: random.Random, template: str, chosen: dict[str, list[str]]) -> str:
-        def one(match: re.Match[str]) -> str:
-            key = match.group(1)
-            if key in chosen:
-                return rng.choice(chosen[key])
-            if key == "n":
-                return str(rng.randint(3, 29))
-            if key == "year":
-                return str(rng.randint(2009, 2024))
-            if key == "big":
-                value = rng.randint(12, 980) * 100
-                return f"{value:,}" if self.lang == "en" else str(value)
-            raise KeyError(f"unknown slot {{{key}}} in demo corpus sentence: {template!r}")
+    def _parse(self, template: str) -> list:
+        """Literal pieces, alternative groups (lists) and slots (tuples), cached per template."""
+        parts = self._parsed.get(template)
+        if parts is None:
+            parts = []
+            for i, piece in enumerate(_SLOT_RE.split(template)):
+                if i % 2:  # a slot name
+                    if piece not in self.fillers and piece not in ("n", "year", "big"):
+                        raise KeyError(f"unknown slot {{{piece}}} in demo corpus sentence: {template!r}")
+                    parts.append((piece,))
+                else:
+                    parts += self.variation.split(piece)
+            self._parsed[template] = parts
+        return parts
 
-        return self.variation.apply(rng, _SLOT_RE.sub(one, template))
+    def _fill(self, rng: random.Random, template: str, chosen: dict[str, list[str]]) -> str:
+        """Fill slots and pick a form for every variable word, independently per occurrence."""
+        out: list[str] = []
+        for part in self._parse(template):
+            if isinstance(part, str):
+                out.append(part)
+            elif isinstance(part, list):
+                out.append(part[int(rng.random() * len(part))])
+            elif part[0] in chosen:
+                values = chosen[part[0]]
+                out.append(values[int(rng.random() * len(values))])
+            elif part[0] == "n":
+                out.append(str(rng.randint(3, 29)))
+            elif part[0] == "year":
+                out.append(str(rng.randint(2009, 2024)))
+            else:  # big
+                value = rng.randint(12, 980) * 100
+                out.append(f"{value:,}" if self.lang == "en" else str(value))
+        return "".join(out)
 
     def _byline(self, rng: random.Random, topic: str, chosen: dict[str, list[str]]) -> str | None:
         year, month, day = rng.randint(2015, 2024), rng.randint(1, 12), rng.randint(1, 28)
@@ -113,9 +133,11 @@ class DocumentComposer:
         body = own + borrowed
         rng.shuffle(body)
         for paragraph in body:
-            kept = [s for s in paragraph if rng.random() < 0.7]
+            kept = [s for s in paragraph if rng.random() < 0.65]
             if len(kept) < 2:
                 kept = paragraph[:2]
+            elif len(kept) == len(paragraph) >= 4:  # never a whole long paragraph
+                del kept[rng.randrange(len(kept))]
             if len(kept) > 2 and rng.random() < 0.3:
                 j = rng.randrange(len(kept) - 1)
                 kept[j], kept[j + 1] = kept[j + 1], kept[j]

@@ -89,3 +89,13 @@ def url_variant(rng: random.Random, url: str) -> str:
         source = rng.choice(["newsletter", "twitter", "facebook", "rss"])
         path += f"?utm_source={source}&utm_medium={rng.choice(['email', 'social', 'feed'])}&utm_campaign=c{rng.randint(1, 99)}"
     return f"{scheme}://{host}{path}"
+
+JUNK_DOMAINS: dict[str, list[str]] = {
+    "en": ["www.best-deals-online.com", "www.free-prizes-now.com", "www.cheap-pills-store.com", "www.linkfarm-directory.com"],
+    "zh": ["www.youhuitejia.cn", "www.mianfeilingqu.cn", "www.wangzhuan-zhinan.cn", "www.daigou-shangcheng.cn"],
+}
+
+
+def junk_url(rng: random.Random, lang: str, uid: int) -> str:
+    domain = rng.choice(JUNK_DOMAINS["zh" if lang == "zh" else "en"])
+    return f"https://{domain}/{rng.choice(['p', 'item', 'go', 'page'])}/{uid}.html"

@@ -23,8 +23,8 @@ VARIANTS_EN: list[list[str]] = [
     ["beautiful", "lovely", "stunning"], ["excellent", "superb", "wonderful"], ["quiet", "calm", "peaceful"],
     ["several", "various", "a number of"], ["start", "begin"], ["people", "folks", "visitors"],
     ["reported", "recorded"], ["plans", "intends"], ["new", "new", "fresh"], ["shows", "indicates"],
-    ["clear", "obvious"], ["increase", "rise"], ["recent", "latest"], ["later", "afterwards"],
-    ["because", "since", "as"], ["although", "though", "even though"], ["probably", "likely"],
+    ["clear", "obvious"], ["increase", "rise"], ["recent", "latest"],
+    ["because", "since"], ["although", "though", "even though"], ["probably", "likely"],
     ["support", "back"], ["area", "region", "district"], ["use", "employ"], ["results", "findings", "outcomes"],
     ["approach", "method"], ["previous", "earlier", "prior"], ["suggest", "indicate"],
     ["strongest", "largest", "clearest"], ["great", "fantastic"], ["whole day", "entire day"],
@@ -65,3 +65,13 @@ class WordVariation:
 
     def apply(self, rng: random.Random, sentence: str) -> str:
         return self.pattern.sub(lambda m: rng.choice(self.alternatives[m.group(0)]), sentence)
+
+    def split(self, text: str) -> list[str | list[str]]:
+        """``text`` as literal pieces and alternative groups (lists), for fast repeated filling."""
+        parts: list[str | list[str]] = []
+        last = 0
+        for match in self.pattern.finditer(text):
+            parts += [text[last : match.start()], self.alternatives[match.group(0)]]
+            last = match.end()
+        parts.append(text[last:])
+        return [p for p in parts if p != ""]

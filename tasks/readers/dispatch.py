@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
+
+import zstandard
 
 from tasks.readers.files import InputFile
 from tasks.readers.html import read_html_file
@@ -25,5 +28,5 @@ def read_input_file(
         return
     try:
         yield from reader(f, opts, stats)
-    except (OSError, EOFError) as e:
+    except (OSError, EOFError, zlib.error, zstandard.ZstdError) as e:
         yield QuarantinedRecord(f.path, None, None, f"cannot read file: {type(e).__name__}: {e}", None)

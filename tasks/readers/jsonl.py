@@ -92,11 +92,11 @@ def read_jsonl(f: InputFile, opts: ReaderOptions, stats: ReaderStats) -> Iterato
     end = 0
     number = 0
     with open_decompressed(f.path) as stream:
-        head = stream.peek(4096)[:4096] if hasattr(stream, "peek") else b""
-        if b"\x00" in head:
-            yield QuarantinedRecord(f.path, 0, None, "binary data (NUL bytes in the first 4 KB): not a JSONL file", preview(head, opts.preview_bytes))
-            return
         try:
+            head = stream.peek(4096)[:4096] if hasattr(stream, "peek") else b""
+            if b"\x00" in head:
+                yield QuarantinedRecord(f.path, 0, None, "binary data (NUL bytes in the first 4 KB): not a JSONL file", preview(head, opts.preview_bytes))
+                return
             for line in iter_lines(stream, opts.max_record_bytes):
                 number = line.number
                 end = line.offset + line.size

@@ -438,3 +438,39 @@ def test_real_html_pages_plain_and_in_warc(shared_data: Path, tmp_path: Path) ->
     assert any(first_sentence[:20] in t for t in texts), "the gold Chinese article text was extracted"
     ids = ds.read_all().column("id").to_pylist()
     assert len(set(ids)) == len(ids), "HTML files with the same basename get distinct ids (relative path)"
+
+
+# ----------------------------------------------------------------------------- readers directly
+
+
+def read_items(path: Path, root: Path | None = None) -> list:
+    from tasks.readers import InputFile, ReaderOptions, detect_format, read_input_file
+
+    return list(read_input_file(InputFile(str(path), str(root or path.parent), detect_format(str(path))), ReaderOptions()))
+
+
+def test_whole_json_documents_and_tiny_truncated_gzip(tmp_path: Path) -> None:
+    from tasks.readers import QuarantinedRecord, RawDocument
+
+    (tmp_path / "one.json").write_text(json.dumps({"id": "j1", "text": "pretty", "tags": ["a"]}, indent=2))
+    (tmp_path / "many.json").write_text(json.dumps([{"text": "first"}, {"text": 5}], indent=2))
+    (tmp_path / "meta.json").write_text(json.dumps({"title": "no text here"}, indent=2))
+    one = read_items(tmp_path / "one.json")
+    assert [(d.id, d.text, d.metadata) for d in one] == [("j1", "pretty", {"tags": ["a"]})]
+    many = read_items(tmp_path / "many.json")
+    assert isinstance(many[0], RawDocument) and many[0].id == derive_doc_id("many.json", 0)
+    assert isinstance(many[1], QuarantinedRecord) and many[1].line == 2
+    (meta,) = read_items(tmp_path / "meta.json")
+    assert isinstance(meta, QuarantinedRecord) and "no 'text' field" in meta.error
+    data = gzip.compress(b'{"text": "one"}\n{"text": "two"}\n{"text": "three"}\n')
+    (tmp_path / "tiny.jsonl.gz").write_bytes(data[:-12])  # cut inside the deflate stream
+    items = read_items(tmp_path / "tiny.jsonl.gz")
+    assert isinstance(items[-1], QuarantinedRecord) and "EOFError" in items[-1].error
+    assert all(isinstance(i, (RawDocument, QuarantinedRecord)) for i in items)
+
+
+def test_unknown_explicit_file_is_quarantined(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    ds = open_dataset(run_ingest([str(tmp_path / "notes.txt")], str(tmp_path / "out"), executor="local"))
+    (q,) = ds.read_all("quarantine").to_pylist()
+    assert "unsupported file type" in q["error"] and ds.manifest.counts.input == 1
