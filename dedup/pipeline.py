@@ -427,12 +427,13 @@ def survivors_unit(unit: dict[str, Any]) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- phase 7: filter
 
 
-def _reasons(th: np.ndarray, uh: np.ndarray, sth: np.ndarray, suh: np.ndarray, kinds: np.ndarray) -> list[str]:
+def _reasons(th: np.ndarray, uh: np.ndarray, sth: np.ndarray, suh: np.ndarray, kinds: np.ndarray, url_dedup: bool) -> list[str]:
+    """exact_dup when the text equals the survivor's, url_dup when the URL does, else by the doc's own edges."""
     out = []
     for t, u, st, su, k in zip(th.tolist(), uh.tolist(), sth.tolist(), suh.tolist(), kinds.tolist()):
         if t == st:
             out.append("exact_dup")
-        elif u != 0 and u == su:
+        elif url_dedup and u != 0 and u == su:
             out.append("url_dup")
         elif k & (1 << KIND_NEAR):
             out.append("near_dup")
@@ -469,7 +470,7 @@ def filter_unit(unit: dict[str, Any]) -> dict[str, Any]:
         si = so[np.searchsorted(sl[so], fl)]
         sth, suh = _col(survivors, "s_text_hash")[si], _col(survivors, "s_url_hash")[si]
         th, uh = _col(sig_t, "text_hash")[rows], _col(sig_t, "url_hash")[rows]
-        reason_of = _reasons(th, uh, sth, suh, fk)
+        reason_of = _reasons(th, uh, sth, suh, fk, ctx.get("url_dedup", True))
         dup_of = survivors.column("survivor_id").take(pa.array(si)).to_pylist()
         order_rows = np.argsort(rows)
         rows = rows[order_rows]
