@@ -22,23 +22,13 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from storage import DatasetError, ShardInfo, write_shard
+from storage.dataset import _read_bytes as _read  # the storage layer's atomic file I/O
+from storage.dataset import _write_bytes_atomic
 from storage.uri import filesystem_for, join
 
 
-def _read(uri: str) -> bytes:
-    fs, path = filesystem_for(uri)
-    with fs.open_input_stream(path) as f:
-        return f.read()
-
-
 def _write_text(uri: str, text: str) -> None:
-    fs, path = filesystem_for(uri)
-    parent = path.rsplit("/", 1)[0]
-    fs.create_dir(parent, recursive=True)
-    tmp = f"{path}.tmp"
-    with fs.open_output_stream(tmp) as f:
-        f.write(text.encode())
-    fs.move(tmp, path)
+    _write_bytes_atomic(uri, text.encode())
 
 
 class PhaseStore:
