@@ -7,7 +7,8 @@
 Both sides read the same document dataset (parquet shards), use 5-gram shingles and the same
 permutations / bands (ours: ``MinhashConfig`` defaults, 20 bands x 6 rows; datatrove:
 ``num_buckets=20, hashes_per_bucket=6``) and the same number of worker processes. Each side runs
-in its own child process. Reported: wall seconds (Ray start excluded for ours), CPU seconds of all
+in its own child process (Ray workers at niceness 0, not Ray's default 15, so that a
+shared machine does not starve them). Reported: wall seconds (Ray start excluded for ours), CPU seconds of all
 workers, docs/s per core (= docs / (wall x workers)), docs per CPU second, and peak RSS per worker.
 Ours does more work than datatrove's pipeline: exact-text and URL dedup and true-Jaccard
 verification of every candidate pair. datatrove tokenises every doc with its English word
@@ -145,7 +146,7 @@ def main() -> None:
         cmd += ["--half"] if args.half else []
         cmd += ["--tmp", args.tmp] if args.tmp else []
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env={**os.environ, "RAY_AUTH_MODE": "disabled"})
+        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env={"RAY_worker_niceness": "0", **os.environ, "RAY_AUTH_MODE": "disabled"})
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
         if not lines:
