@@ -115,6 +115,48 @@ def run_datatrove(files: list[str], workers: int, work: str) -> dict[str, Any]:
     }
 
 
+class TreeSampler:
+    """Samples /proc every 0.5 s: CPU seconds and peak RSS of every descendant of ``root`` (Linux).
+
+    Needed because datatrove's workers are grandchildren (forkserver) that are never reaped into
+    ``RUSAGE_CHILDREN``; loses at most the last 0.5 s of each process.
+    """
+
+    def __init__(self, root: int) -> None:
+        import threading
+
+        self.root, self.cpu, self.rss = root, {}, {}
+        self.tick, self.page = os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE")
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while not self.stop.wait(0.5):
+            stats = {}
+            for pid in os.listdir("/proc"):
+                if pid.isdigit():
+                    try:
+                        with open(f"/proc/{pid}/stat") as f:
+                            fields = f.read().rsplit(")", 1)[1].split()
+                    except OSError:
+                        continue
+                    stats[int(pid)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / self.tick, int(fields[21]) * self.page)
+            tree, frontier = set(), {self.root}
+            while frontier:
+                tree |= frontier
+                frontier = {p for p, (pp, _, _) in stats.items() if pp in frontier and p not in tree}
+            for p in tree:
+                _, cpu, rss = stats.get(p, (0, 0.0, 0))
+                self.cpu[p] = max(self.cpu.get(p, 0.0), cpu)
+                self.rss[p] = max(self.rss.get(p, 0), rss)
+
+    def finish(self) -> tuple[float, float]:
+        self.stop.set()
+        self.thread.join()
+        return sum(self.cpu.values()), max(self.rss.values(), default=0) / (1 << 20)
+
+
 def child(args: argparse.Namespace) -> None:
     work = tempfile.mkdtemp(prefix=f"dedup-bench-{args.child}-", dir=args.tmp)
     try:
@@ -145,19 +187,22 @@ def main() -> None:
         cmd = [sys.executable, "-m", "benchmarks.dedup_vs_datatrove", "--input", args.input, "--workers", str(args.workers), "--child", system]
         cmd += ["--half"] if args.half else []
         cmd += ["--tmp", args.tmp] if args.tmp else []
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env={"RAY_worker_niceness": "0", **os.environ, "RAY_AUTH_MODE": "disabled"})
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        popen = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 env={"RAY_worker_niceness": "0", **os.environ, "RAY_AUTH_MODE": "disabled"})
+        sampler = TreeSampler(popen.pid)
+        stdout, stderr = popen.communicate()
+        tree_cpu, tree_rss = sampler.finish()
+        proc = subprocess.CompletedProcess(cmd, popen.returncode, stdout, stderr)
         lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
         if not lines:
             print(proc.stdout[-3000:], proc.stderr[-3000:], file=sys.stderr)
             raise SystemExit(f"{system} failed (exit {proc.returncode})")
         res = json.loads(lines[0][7:])
-        # CPU of the whole reaped process tree (datatrove's forkserver workers are grandchildren)
-        res["tree_cpu_s"] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        # whole process tree, sampled from /proc (includes Ray's own daemons for ours)
+        res["tree_cpu_s"], res["tree_peak_rss_mb"] = tree_cpu, tree_rss
         if system == "datatrove":
-            res["cpu_s"] = res["tree_cpu_s"]
-            res["peak_rss_worker_mb"] = max(res["peak_rss_worker_mb"], after.ru_maxrss / 1024)
+            res["cpu_s"] = tree_cpu
+            res["peak_rss_worker_mb"] = tree_rss
             res["docs_per_cpu_s"] = res["docs"] / res["cpu_s"]
         results.append(res)
     print(f"{'system':10} {'docs':>8} {'workers':>7} {'wall s':>8} {'cpu s':>8} {'docs/s/core':>12} {'docs/cpu-s':>11} {'peak RSS/worker MB':>19} {'removed':>8}")
