@@ -274,13 +274,16 @@ def verify_unit(unit: dict[str, Any]) -> dict[str, Any]:
     sigs, cands, store = _store(ctx, "signatures"), _store(ctx, ctx["prefix"] + "candidates"), _store(ctx, ctx["prefix"] + "verify")
     cfg = _cfg(ctx)
 
-    def load(u: int) -> tuple[np.ndarray, list[Any], np.ndarray, bool]:
+    def load(u: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None, np.ndarray]:
+        """Node keys, shingle sets in CSR form (None for an index without them), signatures of one doc shard."""
         rec = sigs.completed(f"u{u:05d}", verify=False)
         t = sigs.read_table(sigs.shards([rec], kind="sig")[0])
-        has_sh = "shingles" in t.column_names
-        sh = t.column("shingles").to_pylist() if has_sh else []
-        sig = _fixed(t.column("sig"), cfg.num_perm, np.uint32)
-        return _col(t, "node_key"), [np.array(x, dtype=np.uint32) for x in sh], sig, has_sh
+        shingles = None
+        if "shingles" in t.column_names:
+            col = t.column("shingles").combine_chunks()
+            offsets = col.offsets.to_numpy()
+            shingles = (col.values.to_numpy()[offsets[0] : offsets[-1]], offsets - offsets[0])
+        return _col(t, "node_key"), shingles, _fixed(t.column("sig"), cfg.num_perm, np.uint32)
 
     def compute() -> tuple[list[ShardInfo], dict[str, Any]]:
         records = [cands.completed(f"p{p:04d}", verify=False) for p in range(ctx["partitions"])]
@@ -291,16 +294,17 @@ def verify_unit(unit: dict[str, Any]) -> dict[str, Any]:
             a, b = pairs[:, 0], pairs[:, 1]
         keep = np.zeros(len(a), dtype=bool)
         if len(a):
-            nb, shb, sigb, hb = load(v)
+            nb, shb, sigb = load(v)
             ib = _lookup(nb, b)
             sa = shard_of(ctx, a)
             for u in np.unique(sa):
-                na, sha, siga, ha = (nb, shb, sigb, hb) if u == v else load(int(u))
+                na, sha, siga = (nb, shb, sigb) if u == v else load(int(u))
                 js = np.nonzero(sa == u)[0]
                 for j, x in zip(js.tolist(), _lookup(na, a[js]).tolist()):
                     y = int(ib[j])
-                    if ha and hb:
-                        sim = jaccard_sorted(sha[x], shb[y])
+                    if sha is not None and shb is not None:
+                        (va, oa), (vb, ob) = sha, shb
+                        sim = jaccard_sorted(va[oa[x] : oa[x + 1]], vb[ob[y] : ob[y + 1]])
                     else:
                         sim = estimated_jaccard(siga[x], sigb[y])
                     keep[j] = sim >= cfg.verify_jaccard
