@@ -1,0 +1,623 @@
+"""The dedup phases over partitioned, checksummed files; each phase restartable on its own.
+
+    signatures (per doc shard) -> candidates (per band/key partition) -> verify (per doc shard)
+    -> components (rounds x partitions) -> finalize (per partition) -> survivors (per doc shard)
+    -> filter (per input shard; writes kept/dropped shards and the new index rows)
+
+A *doc shard* is an input shard (new documents) or a shard of a ``dedup_index`` (documents
+kept by earlier runs: their band keys, hashes and signatures are reused, never recomputed).
+Every document has a global ``doc_index``; its *node key* (int64) orders survivors:
+
+    bit 62: 1 for new documents, 0 for index documents (already-kept documents always win)
+    bits 40-61: rank under the survivor policy (0 for "first"; shorter / lower quality = larger)
+    bits 0-39: doc_index (input order: inputs in the order given, shards in manifest order)
+
+so the smallest node key of a component is its survivor, deterministically.
+
+Run with ``run_phases(ctx, executor)``; the stage driver is ``tasks/dedup.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from dedup.components import propagate_round
+from dedup.exact import group_edges, text_hashes, url_hashes
+from dedup.hashing import hash_strings, partition_of
+from dedup.intermediates import PhaseStore
+from dedup.lsh import KEY_SALT, band_rows, bucket_pairs
+from dedup.minhash import EMPTY_SIG, MinhashConfig, band_hashes, compute_signatures, estimated_jaccard
+from dedup.ray_ops import run_units
+from dedup.shingles import jaccard_sorted, shingle_sets
+from storage import DROPPED_SCHEMA, ShardInfo, open_dataset, write_shard
+from storage.schema import conform_documents
+
+log = logging.getLogger(__name__)
+
+DOC_BITS = 40
+RANK_BITS = 22
+DOC_MASK = (1 << DOC_BITS) - 1
+RANK_MAX = (1 << RANK_BITS) - 1
+NEW_FLAG = 1 << 62
+KIND_EXACT, KIND_URL, KIND_NEAR = 0, 1, 2
+NODE_PART_SALT = 3
+INDEX_SRC = "__index__"
+
+# ----------------------------------------------------------------------------- context helpers
+
+
+def _cfg(ctx: dict[str, Any]) -> MinhashConfig:
+    return MinhashConfig(**ctx["minhash"])
+
+
+def _store(ctx: dict[str, Any], phase: str) -> PhaseStore:
+    return PhaseStore(ctx["work"], phase)
+
+
+def doc_index_of(nodes: np.ndarray) -> np.ndarray:
+    return np.asarray(nodes, dtype=np.int64) & DOC_MASK
+
+
+def shard_of(ctx: dict[str, Any], nodes: np.ndarray) -> np.ndarray:
+    """Doc-shard unit number holding each node (doc shards cover disjoint doc_index ranges)."""
+    los = np.array([s["lo"] for s in ctx["shards"]], dtype=np.int64)
+    return np.searchsorted(los, doc_index_of(nodes), side="right") - 1
+
+
+def node_keys(doc_index: np.ndarray, lengths: np.ndarray, quality: np.ndarray, policy: str, new: bool) -> np.ndarray:
+    if policy == "longest":
+        rank = RANK_MAX - np.minimum(lengths, RANK_MAX)
+    elif policy == "quality":
+        rank = np.round((1.0 - np.clip(np.nan_to_num(quality, nan=0.0), 0.0, 1.0)) * RANK_MAX).astype(np.int64)
+    else:
+        rank = np.zeros(len(doc_index), dtype=np.int64)
+    keys = (rank.astype(np.int64) << DOC_BITS) | np.asarray(doc_index, dtype=np.int64)
+    return keys | NEW_FLAG if new else keys
+
+
+def _quality(metadata: list[str | None]) -> np.ndarray:
+    out = np.zeros(len(metadata), dtype=np.float64)
+    for i, m in enumerate(metadata):
+        if m:
+            try:
+                q = json.loads(m).get("quality_score")
+                out[i] = float(q) if q is not None else 0.0
+            except (ValueError, AttributeError, TypeError):
+                pass
+    return out
+
+
+def _i64(a: np.ndarray) -> np.ndarray:
+    return np.asarray(a, dtype=np.uint64).view(np.int64)
+
+
+def _u64(col: Any) -> np.ndarray:
+    return np.asarray(col.to_numpy(zero_copy_only=False) if hasattr(col, "to_numpy") else col, dtype=np.int64).view(np.uint64)
+
+
+def _fixed(col: Any, width: int, dtype: Any) -> np.ndarray:
+    """A fixed-size-list column as a (rows, width) numpy matrix."""
+    arr = col.combine_chunks() if hasattr(col, "combine_chunks") else col
+    flat = arr.flatten().to_numpy(zero_copy_only=False) if len(arr) else np.zeros(0)
+    return np.asarray(flat).astype(dtype, copy=False).reshape(len(arr), width)
+
+
+def _lookup(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Row of each wanted key in an unsorted unique key array (all must be present)."""
+    order = np.argsort(keys, kind="stable")
+    pos = order[np.searchsorted(keys[order], wanted)]
+    assert np.all(keys[pos] == wanted), "lookup of a node key that is not in this doc shard"
+    return pos
+
+
+def _concat(store: PhaseStore, shards: list[ShardInfo], columns: list[str] | None = None) -> pa.Table | None:
+    tables = [store.read_table(s, columns) for s in shards]
+    tables = [t for t in tables if t.num_rows]
+    return pa.concat_tables(tables) if tables else None
+
+
+def _col(t: pa.Table | None, name: str) -> np.ndarray:
+    if t is None:
+        return np.zeros(0, np.int64)
+    return t.column(name).to_numpy(zero_copy_only=False)
+
+
+def _scatter(store: PhaseStore, prefix: str, table: pa.Table, dest: np.ndarray, n: int, key: str, **attrs: Any) -> list[ShardInfo]:
+    """Write rows of ``table`` to ``n`` files by destination; empty files are skipped."""
+    out = []
+    order = np.argsort(dest, kind="stable")
+    bounds = np.searchsorted(dest[order], np.arange(n + 1))
+    for d in range(n):
+        idx = order[bounds[d] : bounds[d + 1]]
+        if len(idx):
+            out.append(store.write(f"{prefix}-{key}{d}", table.take(pa.array(idx)), **{key: d}, **attrs))
+    return out
+
+
+def _cached(store: PhaseStore, unit: str, compute: Any) -> dict[str, Any]:
+    """Skip a unit whose completion record checks out; else compute it and mark it done."""
+    record = store.completed(unit)
+    if record is not None:
+        return {**record["result"], "skipped": True}
+    shards, result = compute()
+    store.mark_done(unit, shards, result)
+    return {**result, "skipped": False}
+
+
+# ----------------------------------------------------------------------------- phase 1: signatures
+
+
+def signatures_unit(unit: dict[str, Any]) -> dict[str, Any]:
+    ctx, s = unit["ctx"], unit["shard"]
+    store = _store(ctx, "signatures")
+
+    def compute() -> tuple[list[ShardInfo], dict[str, Any]]:
+        cfg, P = _cfg(ctx), ctx["partitions"]
+        ds = open_dataset(s["uri"])
+        shard = ShardInfo.from_dict(s["info"])
+        if s["kind"] == "index":
+            t = ds.read_shard(shard)
+            nodes = _col(t, "node_key").astype(np.int64)
+            th, uh = _u64(t.column("text_hash")), _u64(t.column("url_hash"))
+            bands = _fixed(t.column("bands"), cfg.bands, np.int64).view(np.uint64)
+            has_sig = ~np.all(_fixed(t.column("sig"), cfg.num_perm, np.uint32) == EMPTY_SIG, axis=1)
+            src_names = [INDEX_SRC] * len(nodes)
+            sig_table = t.select([c for c in ("node_key", "id", "text_hash", "url_hash", "sig", "shingles") if c in t.column_names])
+        else:
+            t = ds.read_shard(shard, columns=["id", "text", "url", "source", "lang", "metadata"])
+            n = t.num_rows
+            texts = t.column("text").to_pylist()
+            doc_index = s["lo"] + np.arange(n, dtype=np.int64)
+            lengths = np.fromiter((len(x or "") for x in texts), dtype=np.int64, count=n)
+            nodes = node_keys(doc_index, lengths, _quality(t.column("metadata").to_pylist()), cfg.survivor, new=True)
+            th, uh = text_hashes(texts), url_hashes(t.column("url").to_pylist())
+            values, offsets = shingle_sets(texts, t.column("lang").to_pylist(), cfg.n_grams, cfg.char_n_grams, seed=cfg.seed)
+            sig = compute_signatures(values, offsets, cfg)
+            bands = band_hashes(sig, cfg.bands, cfg.rows)
+            has_sig = np.diff(offsets) > 0
+            src_names = [x or "" for x in t.column("source").to_pylist()]
+            cols = {
+                "node_key": pa.array(nodes),
+                "id": t.column("id"),
+                "text_hash": pa.array(_i64(th)),
+                "url_hash": pa.array(_i64(uh)),
+                "sig": pa.FixedSizeListArray.from_arrays(pa.array(sig.reshape(-1)), cfg.num_perm),
+            }
+            if cfg.verify_jaccard is not None:
+                cols["shingles"] = pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(values))
+            sig_table = pa.table(cols)
+        src = hash_strings(src_names, count=len(src_names))
+        shards = [store.write(f"u{s['unit']:05d}-sig", sig_table, kind="sig")]
+        sel = np.nonzero(has_sig)[0]
+        for p, tab in band_rows(bands[sel], nodes[sel], th[sel], src[sel], P).items():
+            if tab.num_rows:
+                shards.append(store.write(f"u{s['unit']:05d}-bands-p{p:04d}", tab, kind="bands", part=p))
+        kinds = np.concatenate([np.full(len(nodes), KIND_EXACT), np.full(len(nodes), KIND_URL)]).astype(np.int8)
+        keys = np.concatenate([th, uh if ctx.get("url_dedup", True) else np.zeros_like(uh)])
+        keep = keys != 0
+        keyed = pa.table(
+            {
+                "kind": kinds[keep],
+                "key": _i64(keys[keep]),
+                "node": np.concatenate([nodes, nodes])[keep],
+                "src": _i64(np.concatenate([src, src])[keep]),
+            }
+        )
+        dest = partition_of(keys[keep] ^ kinds[keep].astype(np.uint64), P, KEY_SALT)
+        shards += _scatter(store, f"u{s['unit']:05d}-keys", keyed, dest, P, "part", kind="keys")
+        return shards, {"docs": len(nodes), "by_source": dict(Counter(src_names))}
+
+    return _cached(store, f"u{s['unit']:05d}", compute)
+
+
+# ----------------------------------------------------------------------------- phase 2: candidates
+
+
+def _allowed(t: pa.Table | None, allowed: list[int] | None) -> pa.Table | None:
+    if t is None or allowed is None:
+        return t
+    mask = np.isin(_col(t, "src"), np.array(allowed, dtype=np.int64))
+    return t.filter(pa.array(mask))
+
+
+def candidates_unit(unit: dict[str, Any]) -> dict[str, Any]:
+    ctx, p = unit["ctx"], unit["part"]
+    sigs, store = _store(ctx, "signatures"), _store(ctx, ctx["prefix"] + "candidates")
+    cfg, P = _cfg(ctx), ctx["partitions"]
+
+    def compute() -> tuple[list[ShardInfo], dict[str, Any]]:
+        records = [sigs.completed(f"u{s['unit']:05d}", verify=False) for s in ctx["shards"]]
+        bands = _allowed(_concat(sigs, sigs.shards(records, kind="bands", part=p)), ctx.get("allowed_src"))
+        a, b = bucket_pairs(_u64(_col(bands, "band_key")), _col(bands, "node"), _u64(_col(bands, "text_hash")))
+        keyed = _allowed(_concat(sigs, sigs.shards(records, kind="keys", part=p)), ctx.get("allowed_src"))
+        ea, eb, ek = [], [], []
+        for kind in (KIND_EXACT, KIND_URL):
+            if keyed is None:
+                break
+            sel = _col(keyed, "kind") == kind
+            x, y = group_edges(_u64(_col(keyed, "key")[sel]), _col(keyed, "node")[sel])
+            ea.append(x), eb.append(y), ek.append(np.full(len(x), kind, np.int8))
+        shards: list[ShardInfo] = []
+        if cfg.verify_jaccard is not None:
+            cand = pa.table({"a": a, "b": b})
+            shards += _scatter(store, f"p{p:04d}-cand", cand, shard_of(ctx, b), len(ctx["shards"]), "shard", kind="cand")
+        else:
+            ea.append(a), eb.append(b), ek.append(np.full(len(a), KIND_NEAR, np.int8))
+        if ea:
+            shards += write_edges(store, f"p{p:04d}", np.concatenate(ea), np.concatenate(eb), np.concatenate(ek), P)
+        return shards, {"candidate_pairs": int(len(a)), "exact_url_edges": int(sum(len(x) for x in ea[:2]))}
+
+    return _cached(store, f"p{p:04d}", compute)
+
+
+def write_edges(store: PhaseStore, prefix: str, a: np.ndarray, b: np.ndarray, kind: np.ndarray, P: int) -> list[ShardInfo]:
+    """Both directions of every edge, scattered by the partition of the source node."""
+    src = np.concatenate([a, b]).astype(np.int64)
+    dst = np.concatenate([b, a]).astype(np.int64)
+    k = np.concatenate([kind, kind]).astype(np.int8)
+    table = pa.table({"src": src, "dst": dst, "kind": k})
+    return _scatter(store, f"{prefix}-edges", table, partition_of(src.view(np.uint64), P, NODE_PART_SALT), P, "q", kind="edges")
+
+
+# ----------------------------------------------------------------------------- phase 3: verify
+
+
+def verify_unit(unit: dict[str, Any]) -> dict[str, Any]:
+    ctx, v = unit["ctx"], unit["shard"]
+    sigs, cands, store = _store(ctx, "signatures"), _store(ctx, ctx["prefix"] + "candidates"), _store(ctx, ctx["prefix"] + "verify")
+    cfg = _cfg(ctx)
+
+    def load(u: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None, np.ndarray]:
+        """Node keys, shingle sets in CSR form (None for an index without them), signatures of one doc shard."""
+        rec = sigs.completed(f"u{u:05d}", verify=False)
+        t = sigs.read_table(sigs.shards([rec], kind="sig")[0])
+        shingles = None
+        if "shingles" in t.column_names:
+            col = t.column("shingles").combine_chunks()
+            offsets = col.offsets.to_numpy()
+            shingles = (col.values.to_numpy()[offsets[0] : offsets[-1]], offsets - offsets[0])
+        return _col(t, "node_key"), shingles, _fixed(t.column("sig"), cfg.num_perm, np.uint32)
+
+    def compute() -> tuple[list[ShardInfo], dict[str, Any]]:
+        records = [cands.completed(f"p{p:04d}", verify=False) for p in range(ctx["partitions"])]
+        t = _concat(cands, cands.shards(records, kind="cand", shard=v))
+        a, b = _col(t, "a"), _col(t, "b")
+        if len(a):
+            pairs = np.unique(np.stack([a, b], axis=1), axis=0)
+            a, b = pairs[:, 0], pairs[:, 1]
+        keep = np.zeros(len(a), dtype=bool)
+        if len(a):
+            nb, shb, sigb = load(v)
+            ib = _lookup(nb, b)
+            sa = shard_of(ctx, a)
+            for u in np.unique(sa):
+                na, sha, siga = (nb, shb, sigb) if u == v else load(int(u))
+                js = np.nonzero(sa == u)[0]
+                for j, x in zip(js.tolist(), _lookup(na, a[js]).tolist()):
+                    y = int(ib[j])
+                    if sha is not None and shb is not None:
+                        (va, oa), (vb, ob) = sha, shb
+                        sim = jaccard_sorted(va[oa[x] : oa[x + 1]], vb[ob[y] : ob[y + 1]])
+                    else:
+                        sim = estimated_jaccard(siga[x], sigb[y])
+                    keep[j] = sim >= cfg.verify_jaccard
+        shards = write_edges(store, f"v{v:05d}", a[keep], b[keep], np.full(int(keep.sum()), KIND_NEAR, np.int8), ctx["partitions"])
+        return shards, {"candidates": int(len(a)), "verified": int(keep.sum())}
+
+    return _cached(store, f"v{v:05d}", compute)
+
+
+# ----------------------------------------------------------------------------- phase 4: components
+
+
+def _edge_shards(ctx: dict[str, Any], q: int) -> list[tuple[PhaseStore, ShardInfo]]:
+    out = []
+    phases = [ctx["prefix"] + "candidates"] + ([ctx["prefix"] + "verify"] if _cfg(ctx).verify_jaccard is not None else [])
+    for phase in phases:
+        st = _store(ctx, phase)
+        units = [f"p{p:04d}" for p in range(ctx["partitions"])] if phase.endswith("candidates") else [f"v{s['unit']:05d}" for s in ctx["shards"]]
+        recs = [st.completed(u, verify=False) for u in units]
+        out += [(st, sh) for sh in st.shards([r for r in recs if r], kind="edges", q=q)]
+    return out
+
+
+def _edges(ctx: dict[str, Any], q: int) -> pa.Table | None:
+    tables = [st.read_table(sh) for st, sh in _edge_shards(ctx, q)]
+    tables = [t for t in tables if t.num_rows]
+    return pa.concat_tables(tables) if tables else None
+
+
+def components_unit(unit: dict[str, Any]) -> dict[str, Any]:
+    ctx, q, r = unit["ctx"], unit["part"], unit["round"]
+    store = _store(ctx, f"{ctx['prefix']}components/r{r:03d}")
+    P = ctx["partitions"]
+
+    def compute() -> tuple[list[ShardInfo], dict[str, Any]]:
+        edges = _edges(ctx, q)
+        src, dst = _col(edges, "src"), _col(edges, "dst")
+        if r == 0:
+            nodes = labels = None
+            mn = ml = np.zeros(0, np.int64)
+        else:
+            prev = _store(ctx, f"{ctx['prefix']}components/r{r - 1:03d}")
+            recs = [prev.completed(f"q{x:04d}", verify=False) for x in range(P)]
+            lab = _concat(prev, prev.shards([recs[q]], kind="labels"))
+            nodes, labels = _col(lab, "node"), _col(lab, "label")
+            msgs = _concat(prev, prev.shards(recs, kind="msgs", to=q))
+            mn, ml = _col(msgs, "node"), _col(msgs, "label")
+        nodes, labels, on, ol = propagate_round(src, dst, nodes, labels, mn, ml)
+        shards = [store.write(f"q{q:04d}-labels", pa.table({"node": nodes, "label": labels}), kind="labels")]
+        msg = pa.table({"node": on, "label": ol})
+        shards += _scatter(store, f"q{q:04d}-msgs", msg, partition_of(on.view(np.uint64), P, NODE_PART_SALT), P, "to", kind="msgs")
+        return shards, {"messages": int(len(on)), "nodes": int(len(nodes))}
+
+    return _cached(store, f"q{q:04d}", compute)
+
+
+# ----------------------------------------------------------------------------- phase 5: finalize
+
+
+def finalize_unit(unit: dict[str, Any]) -> dict[str, Any]:
+    ctx, q = unit["ctx"], unit["part"]
+    store = _store(ctx, ctx["prefix"] + "finalize")
+    final = _store(ctx, f"{ctx['prefix']}components/r{ctx['final_round']:03d}")
+
+    def compute() -> tuple[list[ShardInfo], dict[str, Any]]:
+        rec = final.completed(f"q{q:04d}", verify=False)
+        lab = _concat(final, final.shards([rec], kind="labels"))
+        nodes, labels = _col(lab, "node"), _col(lab, "label")
+        edges = _edges(ctx, q)
+        kinds = np.zeros(len(nodes), dtype=np.int8)
+        if edges is not None:
+            idx = np.searchsorted(nodes, _col(edges, "src"))
+            np.bitwise_or.at(kinds, idx, (1 << _col(edges, "kind").astype(np.int8)).astype(np.int8))
+        member = labels != nodes
+        nodes, labels, kinds = nodes[member], labels[member], kinds[member]
+        is_new = (nodes & NEW_FLAG) != 0
+        n_shards = len(ctx["shards"])
+        req_shard = shard_of(ctx, nodes)
+        shards = _scatter(
+            store, f"q{q:04d}-final", pa.table({"node": nodes[is_new], "label": labels[is_new], "kinds": kinds[is_new]}),
+            req_shard[is_new], n_shards, "shard", kind="final",
+        )
+        req = pa.table({"label": labels, "requester": req_shard.astype(np.int64), "new": is_new})
+        shards += _scatter(store, f"q{q:04d}-req", req, shard_of(ctx, labels), n_shards, "shard", kind="req")
+        return shards, {"removed_new": int(is_new.sum())}
+
+    return _cached(store, f"q{q:04d}", compute)
+
+
+# ----------------------------------------------------------------------------- phase 6: survivors
+
+
+def survivors_unit(unit: dict[str, Any]) -> dict[str, Any]:
+    ctx, v = unit["ctx"], unit["shard"]
+    fin, sigs, store = _store(ctx, "finalize"), _store(ctx, "signatures"), _store(ctx, "survivors")
+
+    def compute() -> tuple[list[ShardInfo], dict[str, Any]]:
+        recs = [fin.completed(f"q{q:04d}", verify=False) for q in range(ctx["partitions"])]
+        req = _concat(fin, fin.shards(recs, kind="req", shard=v))
+        if req is None:
+            return [], {"cluster_sizes": {}}
+        labels, requester = _col(req, "label"), _col(req, "requester")
+        uniq, counts = np.unique(labels, return_counts=True)
+        sizes = Counter((counts + 1).tolist())
+        rec = sigs.completed(f"u{v:05d}", verify=False)
+        t = sigs.read_table(sigs.shards([rec], kind="sig")[0], ["node_key", "id", "text_hash", "url_hash"])
+        nk = _col(t, "node_key")
+        pairs = np.unique(np.stack([labels, requester], axis=1), axis=0)
+        idx = _lookup(nk, pairs[:, 0])
+        out = pa.table(
+            {
+                "label": pairs[:, 0],
+                "survivor_id": t.column("id").take(pa.array(idx)),
+                "s_text_hash": _col(t, "text_hash")[idx],
+                "s_url_hash": _col(t, "url_hash")[idx],
+            }
+        )
+        shards = _scatter(store, f"v{v:05d}-surv", out, pairs[:, 1], len(ctx["shards"]), "shard", kind="surv")
+        return shards, {"cluster_sizes": {str(k): int(c) for k, c in sorted(sizes.items())}}
+
+    return _cached(store, f"v{v:05d}", compute)
+
+
+# ----------------------------------------------------------------------------- phase 7: filter
+
+
+def _reasons(th: np.ndarray, uh: np.ndarray, sth: np.ndarray, suh: np.ndarray, kinds: np.ndarray, url_dedup: bool) -> list[str]:
+    """exact_dup when the text equals the survivor's, url_dup when the URL does, else by the doc's own edges."""
+    out = []
+    for t, u, st, su, k in zip(th.tolist(), uh.tolist(), sth.tolist(), suh.tolist(), kinds.tolist()):
+        if t == st:
+            out.append("exact_dup")
+        elif url_dedup and u != 0 and u == su:
+            out.append("url_dup")
+        elif k & (1 << KIND_NEAR):
+            out.append("near_dup")
+        elif k & (1 << KIND_URL):
+            out.append("url_dup")
+        else:
+            out.append("exact_dup")
+    return out
+
+
+def filter_unit(unit: dict[str, Any]) -> dict[str, Any]:
+    ctx, s = unit["ctx"], unit["shard"]
+    u = s["unit"]
+    sigs, fin, surv = _store(ctx, "signatures"), _store(ctx, "finalize"), _store(ctx, "survivors")
+    cfg = _cfg(ctx)
+    ds = open_dataset(s["uri"])
+    docs = ds.read_shard(ShardInfo.from_dict(s["info"]))
+    sig_t = sigs.read_table(sigs.shards([sigs.completed(f"u{u:05d}", verify=False)], kind="sig")[0])
+    frecs = [fin.completed(f"q{q:04d}", verify=False) for q in range(ctx["partitions"])]
+    final = _concat(fin, fin.shards(frecs, kind="final", shard=u))
+    srecs = [surv.completed(f"v{x['unit']:05d}", verify=False) for x in ctx["shards"]]
+    survivors = _concat(surv, surv.shards([r for r in srecs if r], kind="surv", shard=u))
+    nodes = _col(sig_t, "node_key")
+    dropped = np.zeros(len(nodes), dtype=bool)
+    shards: list[ShardInfo] = []
+    reasons: list[str] = []
+    if final is not None:
+        fn, fl, fk = _col(final, "node"), _col(final, "label"), _col(final, "kinds")
+        order = np.argsort(fn)
+        fn, fl, fk = fn[order], fl[order], fk[order]
+        rows = doc_index_of(fn) - s["lo"]  # input shard rows are doc_index - lo
+        sl = _col(survivors, "label")
+        so = np.argsort(sl)
+        si = so[np.searchsorted(sl[so], fl)]
+        sth, suh = _col(survivors, "s_text_hash")[si], _col(survivors, "s_url_hash")[si]
+        th, uh = _col(sig_t, "text_hash")[rows], _col(sig_t, "url_hash")[rows]
+        reason_of = _reasons(th, uh, sth, suh, fk, ctx.get("url_dedup", True))
+        dup_of = survivors.column("survivor_id").take(pa.array(si)).to_pylist()
+        order_rows = np.argsort(rows)
+        rows = rows[order_rows]
+        reasons = [reason_of[i] for i in order_rows]
+        dup_of = [dup_of[i] for i in order_rows]
+        dropped[rows] = True
+        d = docs.take(pa.array(rows))
+        drop_table = pa.table(
+            {
+                "id": d.column("id"), "reason": pa.array(reasons, pa.string()), "text": d.column("text"), "url": d.column("url"),
+                "source": d.column("source"), "lang": d.column("lang"), "duplicate_of": pa.array(dup_of, pa.string()),
+                "detail": pa.nulls(len(rows), pa.string()),
+            },
+            schema=DROPPED_SCHEMA,
+        )
+        if drop_table.num_rows:
+            shards.append(write_shard(ctx["out_location"], "dropped", u, drop_table))
+    kept_idx = pa.array(np.nonzero(~dropped)[0])
+    kept = conform_documents(docs.take(kept_idx))
+    shards.append(write_shard(ctx["out_location"], "data", u, kept))
+    # index rows for the kept documents: already-kept docs win against the next dump
+    ks = sig_t.take(kept_idx)
+    sig = _fixed(ks.column("sig"), cfg.num_perm, np.uint32)
+    index_cols = {
+        "node_key": _col(ks, "node_key") & ~np.int64(NEW_FLAG),
+        "id": kept.column("id"),
+        "text_hash": ks.column("text_hash"),
+        "url_hash": ks.column("url_hash"),
+        "bands": pa.FixedSizeListArray.from_arrays(pa.array(band_hashes(sig, cfg.bands, cfg.rows).reshape(-1).view(np.int64)), cfg.bands),
+        "sig": ks.column("sig"),
+    }
+    if "shingles" in ks.column_names:  # true-Jaccard verification against already-kept docs
+        index_cols["shingles"] = ks.column("shingles")
+    index = pa.table(index_cols)
+    index_shard = write_shard(ctx["index_location"], "data", u, index, attrs={"lo": s["lo"], "hi": s["hi"]})
+    langs = docs.column("lang").to_pylist()
+    srcs = docs.column("source").to_pylist()
+    by_lang: dict[str, dict[str, Any]] = {}
+    by_source: dict[str, dict[str, Any]] = {}
+    reason_at = dict(zip(rows.tolist(), reasons)) if final is not None else {}
+    for i in range(docs.num_rows):
+        for table, name in ((by_lang, langs[i] or "unknown"), (by_source, srcs[i] or "unknown")):
+            c = table.setdefault(name, {"input": 0, "kept": 0, "dropped": {}, "quarantined": 0})
+            c["input"] += 1
+            if i in reason_at:
+                c["dropped"][reason_at[i]] = c["dropped"].get(reason_at[i], 0) + 1
+            else:
+                c["kept"] += 1
+    return {
+        "shards": [x.to_dict() for x in shards],
+        "index_shard": index_shard.to_dict(),
+        "input": docs.num_rows,
+        "kept": int(kept.num_rows),
+        "dropped": dict(Counter(reasons)),
+        "by_lang": by_lang,
+        "by_source": by_source,
+    }
+
+
+# ----------------------------------------------------------------------------- driver
+
+
+def _run(phase: str, fn: Any, units: list[dict[str, Any]], executor: str, workers: int | None, report: dict[str, Any], **kw: Any) -> list[dict[str, Any]]:
+    results = run_units(fn, units, executor=executor, max_workers=workers, **kw)
+    done = sum(1 for r in results if r.get("skipped"))
+    entry = report.setdefault(phase, {"units": 0, "skipped": 0, "cpu_s": 0.0, "peak_rss_mb": 0.0})
+    entry["units"] += len(results)
+    entry["skipped"] += done
+    entry["cpu_s"] = round(entry["cpu_s"] + sum(r.pop("_cpu_s", 0.0) for r in results), 3)
+    entry["peak_rss_mb"] = round(max([entry["peak_rss_mb"]] + [r.pop("_peak_rss_mb", 0.0) for r in results]), 1)
+    log.info("dedup phase %s: %d units (%d already complete)", phase, len(results), done)
+    return results
+
+
+def run_graph(ctx: dict[str, Any], executor: str, workers: int | None, report: dict[str, Any]) -> dict[str, Any]:
+    """candidates -> verify -> components (until no messages) -> finalize; returns counts."""
+    P = ctx["partitions"]
+    cand = _run("candidates", candidates_unit, [{"ctx": ctx, "part": p} for p in range(P)], executor, workers, report)
+    ver = []
+    if _cfg(ctx).verify_jaccard is not None:
+        ver = _run("verify", verify_unit, [{"ctx": ctx, "shard": s["unit"]} for s in ctx["shards"]], executor, workers, report)
+    r = 0
+    while True:
+        res = _run("components", components_unit, [{"ctx": ctx, "part": q, "round": r} for q in range(P)], executor, workers, report)
+        if sum(x["messages"] for x in res) == 0:
+            break
+        r += 1
+    ctx = {**ctx, "final_round": r}
+    fin = _run("finalize", finalize_unit, [{"ctx": ctx, "part": q} for q in range(P)], executor, workers, report)
+    return {
+        "ctx": ctx,
+        "rounds": r + 1,
+        "candidate_pairs": sum(x["candidate_pairs"] for x in cand),
+        "verified_pairs": sum(x["verified"] for x in ver) if ver else None,
+        "removed": sum(x["removed_new"] for x in fin),
+    }
+
+
+def run_phases(ctx: dict[str, Any], executor: str = "ray", workers: int | None = None) -> dict[str, Any]:
+    """Run every phase; return per-unit filter results and the stage statistics."""
+    report: dict[str, Any] = {}
+    sig = _run(
+        "signatures", signatures_unit, [{"ctx": ctx, "shard": s} for s in ctx["shards"]], executor, workers, report,
+        use_ray_data=executor == "ray" and ctx.get("ray_data", False),
+    )
+    graph = run_graph({**ctx, "prefix": ""}, executor, workers, report)
+    ctx = graph["ctx"]
+    surv = _run("survivors", survivors_unit, [{"ctx": ctx, "shard": s["unit"]} for s in ctx["shards"]], executor, workers, report)
+    new_shards = [s for s in ctx["shards"] if s["kind"] == "input"]
+    filt = _run("filter", filter_unit, [{"ctx": ctx, "shard": s} for s in new_shards], executor, workers, report)
+    sizes: Counter[int] = Counter()
+    for x in surv:
+        sizes.update({int(k): v for k, v in x["cluster_sizes"].items()})
+    by_source: Counter[str] = Counter()
+    for x in sig:
+        by_source.update(x["by_source"])
+    return {
+        "filter": filt,
+        "docs_by_source": dict(by_source),
+        "cluster_sizes": {str(k): v for k, v in sorted(sizes.items())},
+        "rounds": graph["rounds"],
+        "candidate_pairs": graph["candidate_pairs"],
+        "verified_pairs": graph["verified_pairs"],
+        "phases": report,
+    }
+
+
+def removal_by_dumps(ctx: dict[str, Any], docs_by_source: dict[str, int], executor: str, workers: int | None) -> list[dict[str, Any]]:
+    """DeepSeek Table 1: docs removed when deduplicating the first 1, 2, 4, ... dumps together."""
+    dumps = sorted(d for d in docs_by_source if d != INDEX_SRC)
+    ks = sorted({k for k in (2**i for i in range(len(dumps).bit_length())) if k <= len(dumps)} | {len(dumps)})
+    rows = []
+    for k in ks:
+        chosen = dumps[:k]
+        allowed = hash_strings(chosen, count=len(chosen)).view(np.int64).tolist()
+        sub = {**ctx, "prefix": f"report-k{k:04d}/", "allowed_src": allowed}
+        res = run_graph(sub, executor, workers, {})
+        n = sum(docs_by_source[d] for d in chosen)
+        rows.append(
+            {"dumps": k, "documents": n, "removed": res["removed"], "removed_pct": round(100.0 * res["removed"] / n, 2) if n else 0.0, "names": chosen}
+        )
+    return rows
+
+
+def minhash_dict(cfg: MinhashConfig) -> dict[str, Any]:
+    return asdict(cfg)

@@ -1,0 +1,141 @@
+"""Language-aware shingles: word n-grams for English, character n-grams for Chinese/CJK.
+
+One tokeniser serves both: a token is either a single CJK character (Han, kana, Hangul) or
+a run of other word characters, after NFKC + case-folding; punctuation and whitespace are
+dropped. A document's n is ``n_grams`` (words) unless it is CJK, then ``char_n_grams``
+(characters). CJK is decided by the ``lang`` column (zh, ja, ko, yue, ``zh_Hani``...), and when
+``lang`` is missing or unknown, by script: more than 30% CJK among its letters.
+
+Defined outcomes for awkward input:
+- empty text / only punctuation: no shingles (the doc takes part in exact and URL dedup only);
+- fewer tokens than n (one word, "hi there"): one shingle made of all its tokens;
+- Chinese without punctuation: character n-grams need no word boundaries (with punctuation,
+  each punctuation character is a token too);
+- mixed scripts: Latin words and CJK characters are both tokens of the same stream.
+
+``shingle_sets(texts, langs, cfg)`` returns per-document sorted unique uint32 shingle hashes
+in CSR form (``values``, ``offsets``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from itertools import chain
+
+import numpy as np
+
+from dedup.hashing import hash_strings, mix64
+
+CJK_CHARS = "\u3040-\u30ff\u3100-\u312f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+TOKEN_RE = re.compile(f"[{CJK_CHARS}]|[^\\W{CJK_CHARS}]+")
+CJK_TOKEN_RE = re.compile(f"[{CJK_CHARS}]|[^\\W{CJK_CHARS}]+|[^\\w\\s]")  # CJK docs: punctuation counts too
+_CJK_RE = re.compile(f"[{CJK_CHARS}]")
+_LETTER_RE = re.compile(r"[^\W\d_]")
+CJK_LANGS = frozenset({"zh", "ja", "ko", "yue", "wuu", "lzh", "cmn", "gan", "hak", "nan", "cjy", "hsn"})
+NON_CJK_LANGS_HINT = frozenset({"en", "de", "fr", "es", "it", "pt", "nl", "ru"})
+
+
+def tokenize(text: str | None, cjk: bool = False) -> list[str]:
+    """Tokens of a text: CJK characters one by one, other words whole (NFKC, case-folded).
+
+    In a CJK document every punctuation character is a token as well (Chinese punctuation
+    carries sentence structure that word boundaries carry in English).
+    """
+    if not text:
+        return []
+    return (CJK_TOKEN_RE if cjk else TOKEN_RE).findall(unicodedata.normalize("NFKC", text).casefold())
+
+
+def is_cjk_text(text: str | None, sample: int = 2000) -> bool:
+    """Script detection: more than 30% of the letters in the first ``sample`` chars are CJK."""
+    if not text:
+        return False
+    head = text[:sample]
+    letters = len(_LETTER_RE.findall(head))
+    return letters > 0 and len(_CJK_RE.findall(head)) / letters > 0.3
+
+
+def is_cjk(lang: str | None, text: str | None) -> bool:
+    """CJK by the ``lang`` column (``zh``, ``zh_Hani``, ``zh-TW``...), else by script detection."""
+    if lang:
+        base = re.split(r"[_\-]", lang.strip().lower(), maxsplit=1)[0]
+        if base in CJK_LANGS:
+            return True
+        if base in NON_CJK_LANGS_HINT:
+            return False
+    return is_cjk_text(text)
+
+
+def _ngram_hashes(tok_hashes: np.ndarray, starts: np.ndarray, lengths: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hash every n-gram of each doc (docs shorter than n: one shingle of all tokens).
+
+    Returns (shingle hashes uint64, doc index of each shingle), doc index relative to ``starts``.
+    """
+    keys = (np.random.default_rng(0x5EED + n).integers(1, 2**63, size=n, dtype=np.uint64)) | np.uint64(1)
+    mixed = mix64(tok_hashes)
+    padded = np.concatenate([mixed, np.zeros(n, dtype=np.uint64)])
+    total = len(mixed)
+    acc = np.zeros(total, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(n):
+            acc += padded[j : j + total] * keys[j]
+    # full n-grams: positions p with p + n <= length
+    full_counts = np.maximum(lengths - n + 1, 0)
+    doc_of_full = np.repeat(np.arange(len(starts)), full_counts)
+    pos_in_doc = np.arange(int(full_counts.sum())) - np.repeat(np.cumsum(full_counts) - full_counts, full_counts)
+    full_pos = np.repeat(starts, full_counts) + pos_in_doc
+    hashes = [acc[full_pos]]
+    docs = [doc_of_full]
+    short = np.nonzero((lengths > 0) & (lengths < n))[0]
+    if len(short):
+        sh = np.zeros(len(short), dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            for j in range(n - 1):
+                take = lengths[short] > j
+                sh[take] += mixed[starts[short][take] + j] * keys[j]
+        hashes.append(sh)
+        docs.append(short)
+    return np.concatenate(hashes), np.concatenate(docs)
+
+
+def shingle_sets(
+    texts: Sequence[str | None], langs: Sequence[str | None], n_grams: int, char_n_grams: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted unique uint32 shingle hashes per document, CSR form: (values, offsets[len+1])."""
+    num_docs = len(texts)
+    cjk = [is_cjk(lang, text) for text, lang in zip(texts, langs)]
+    token_lists = [tokenize(t, c) for t, c in zip(texts, cjk)]
+    lengths = np.fromiter((len(t) for t in token_lists), dtype=np.int64, count=num_docs)
+    starts = np.zeros(num_docs, dtype=np.int64)
+    if num_docs:
+        starts[1:] = np.cumsum(lengths)[:-1]
+    tok_hashes = hash_strings(chain.from_iterable(token_lists), seed=seed, count=int(lengths.sum()))
+    n_of_doc = np.fromiter((char_n_grams if c else n_grams for c in cjk), dtype=np.int64, count=num_docs)
+    all_h, all_d = [], []
+    for n in np.unique(n_of_doc):
+        sel = np.nonzero(n_of_doc == n)[0]
+        h, d = _ngram_hashes(tok_hashes, starts[sel], lengths[sel], int(n))
+        all_h.append(h)
+        all_d.append(sel[d])
+    if not all_h:
+        return np.zeros(0, dtype=np.uint32), np.zeros(num_docs + 1, dtype=np.int64)
+    h32 = (mix64(np.concatenate(all_h)) >> np.uint64(32)).astype(np.uint32)
+    docs = np.concatenate(all_d)
+    order = np.lexsort((h32, docs))
+    h32, docs = h32[order], docs[order]
+    keep = np.ones(len(h32), dtype=bool)
+    keep[1:] = (h32[1:] != h32[:-1]) | (docs[1:] != docs[:-1])
+    h32, docs = h32[keep], docs[keep]
+    offsets = np.zeros(num_docs + 1, dtype=np.int64)
+    np.cumsum(np.bincount(docs, minlength=num_docs), out=offsets[1:])
+    return h32, offsets
+
+
+def jaccard_sorted(a: np.ndarray, b: np.ndarray) -> float:
+    """Jaccard similarity of two sorted unique arrays (1.0 when both are empty)."""
+    if len(a) == 0 and len(b) == 0:
+        return 1.0
+    inter = len(np.intersect1d(a, b, assume_unique=True))
+    return inter / (len(a) + len(b) - inter)

@@ -1,0 +1,56 @@
+"""Prefect flow of the dedup stage: ``dedup_flow`` runs ``tasks.dedup.run_dedup`` and publishes
+the funnel, summary and manifest artifacts plus the DeepSeek-Table-1 style report.
+
+    python -c "from flows.dedup import dedup_flow; dedup_flow(['runs/filter'], 'runs/dedup')"
+    longterm dedup runs/filter --out runs/dedup            # the same through the CLI
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, task
+from prefect.artifacts import create_table_artifact
+
+from flows.artifacts import artifact_key, publish_dataset_artifacts
+from storage import open_dataset
+from tasks.dedup import DedupConfig, run_dedup
+
+
+@task(name="dedup")
+def dedup_task(inputs: list[str], out: str, config: DedupConfig, against: str | None, executor: str, ray_address: str | None) -> str:
+    return run_dedup(inputs, out, config, against=against, executor=executor, ray_address=ray_address)
+
+
+def by_dumps_rows(stats: dict[str, Any]) -> list[dict[str, Any]]:
+    """Table 1 rows: dumps deduplicated together -> documents, removed, removed %."""
+    return [
+        {"dumps_together": r["dumps"], "documents": r["documents"], "removed": r["removed"], "removed_pct": r["removed_pct"],
+         "dumps": ", ".join(r["names"])}
+        for r in stats.get("dedup_by_dumps", [])
+    ]
+
+
+def cluster_rows(stats: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"cluster_size": int(k), "clusters": v} for k, v in sorted(stats.get("cluster_sizes", {}).items(), key=lambda kv: int(kv[0]))]
+
+
+@flow(name="dedup")
+def dedup_flow(
+    inputs: list[str],
+    out: str,
+    config: DedupConfig | None = None,
+    against: str | None = None,
+    executor: str = "ray",
+    ray_address: str | None = None,
+) -> str:
+    """Exact + URL + MinHash dedup of all ``inputs`` together (optionally against a dedup index)."""
+    uri = dedup_task(inputs, out, config or DedupConfig(), against, executor, ray_address)
+    publish_dataset_artifacts(uri, "dedup")
+    stats = open_dataset(uri).manifest.stats
+    create_table_artifact(
+        key=artifact_key("dedup", "by-dumps"), table=by_dumps_rows(stats),
+        description="Documents removed when deduplicating across 1, 2, 4, ... dumps (DeepSeek LLM Table 1)",
+    )
+    create_table_artifact(key=artifact_key("dedup", "cluster-sizes"), table=cluster_rows(stats), description="Duplicate cluster sizes")
+    return uri

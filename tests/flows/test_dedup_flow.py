@@ -1,0 +1,52 @@
+"""The dedup flow under Prefect's test harness (artifacts) and the CLI without Prefect."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from storage import open_dataset
+from tests.dedup.corpus import planted_corpus, write_docs
+
+
+def test_dedup_flow_publishes_table1_artifact(prefect_harness, tmp_path: Path) -> None:
+    from prefect.client.orchestration import get_client
+
+    from flows.dedup import dedup_flow
+    from tasks.dedup import DedupConfig
+
+    docs, truth = planted_corpus()
+    uri = write_docs(str(tmp_path / "in"), docs, shard_size=50)
+    out = dedup_flow([uri], str(tmp_path / "out"), DedupConfig(partitions=2), executor="local")
+    assert open_dataset(out).manifest.counts.dropped_total == len(truth)
+
+    async def read() -> dict:
+        async with get_client() as client:
+            arts = await client.read_artifacts()
+            return {a.key: a.data for a in arts if a.key}
+
+    import asyncio
+
+    arts = asyncio.run(read())
+    rows = arts["dedup-by-dumps"]
+    rows = json.loads(rows) if isinstance(rows, str) else rows
+    assert [(r["dumps_together"], r["removed"]) for r in rows] == [(1, 0), (2, 40), (3, 45)]
+    assert "dedup-funnel" in arts and "dedup-cluster-sizes" in arts
+
+
+def test_cli_no_prefect_with_config_file(tmp_path: Path) -> None:
+    from flows.cli import app
+
+    docs, truth = planted_corpus()
+    uri = write_docs(str(tmp_path / "in"), docs, shard_size=50)
+    cfg = tmp_path / "dedup.json"
+    cfg.write_text(json.dumps({"partitions": 2, "report_by_dumps": False, "minhash": {"survivor": "first"}}))
+    res = CliRunner().invoke(app, ["dedup", uri, "--out", str(tmp_path / "out"), "--config", str(cfg), "--no-prefect", "--executor", "local"])
+    assert res.exit_code == 0, res.output
+    assert '"dropped_total": 45' in res.output
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"bands": 3}))
+    res = CliRunner().invoke(app, ["dedup", uri, "--out", str(tmp_path / "o2"), "--config", str(bad), "--no-prefect"])
+    assert res.exit_code == 2 and "unknown keys ['bands']" in res.output
