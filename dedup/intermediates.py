@@ -22,8 +22,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from storage import DatasetError, ShardInfo, write_shard
-from storage.dataset import _read_bytes as _read  # the storage layer's atomic file I/O
-from storage.dataset import _write_bytes_atomic
+from storage import read_bytes as _read  # the storage layer's atomic file I/O
+from storage import write_bytes_atomic as _write_bytes_atomic
 from storage.uri import filesystem_for, join
 
 

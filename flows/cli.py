@@ -11,11 +11,17 @@ Commands live in ``flows/commands/<name>.py`` (one module per stage, each with a
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 
 import typer
 
 import flows.commands
+
+# Offline-friendly Prefect defaults (a user's own settings win): no telemetry, and a patient start of
+# the ephemeral API server, which takes tens of seconds on a busy 2-core machine.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
 app = typer.Typer(
     name="longterm",

@@ -13,6 +13,7 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 
 from flows.artifacts import artifact_key, publish_dataset_artifacts
+from flows.validation import parse_config, require_dataset, require_datasets, require_output
 from storage import open_dataset
 from tasks.dedup import DedupConfig, run_dedup
 
@@ -39,13 +40,22 @@ def cluster_rows(stats: dict[str, Any]) -> list[dict[str, Any]]:
 def dedup_flow(
     inputs: list[str],
     out: str,
-    config: DedupConfig | None = None,
+    config: dict[str, Any] | DedupConfig | str | None = None,
     against: str | None = None,
     executor: str = "ray",
     ray_address: str | None = None,
 ) -> str:
-    """Exact + URL + MinHash dedup of all ``inputs`` together (optionally against a dedup index)."""
-    uri = dedup_task(inputs, out, config or DedupConfig(), against, executor, ray_address)
+    """Exact + URL + MinHash dedup of all ``inputs`` together (optionally against a dedup index).
+
+    ``config``: DedupConfig fields (``minhash`` nested) as a mapping or a JSON/YAML file; parameters are
+    checked (datasets exist and are documents, no unknown config keys) before any compute.
+    """
+    inputs = require_datasets("inputs", inputs, kind="documents")
+    out = require_output("out", out)
+    if against:
+        against = require_dataset("against", against, kind="dedup_index")
+    cfg = parse_config("config", DedupConfig, config)
+    uri = dedup_task(inputs, out, cfg, against, executor, ray_address)
     publish_dataset_artifacts(uri, "dedup")
     stats = open_dataset(uri).manifest.stats
     create_table_artifact(

@@ -1,0 +1,68 @@
+"""Prefect flow ``curate-nightly``: curate the new dumps that appeared in a watched folder.
+
+Every entry of ``watch`` (a folder or file per dump, e.g. ``runs/incoming/CC-MAIN-2026-40/``)
+that has not been curated yet is ingested, filtered and deduplicated *against the persisted
+dedup index* of everything kept so far, so a new dump never re-reads the old ones. Each dump's
+outputs land under ``out/<stage>/<dump>``; ``out/curated.json`` lists the dumps done with their
+outputs and the index that now covers them. The deployment ``curate-nightly`` in prefect.yaml
+runs it on a schedule.
+
+    from flows.curate import curate_nightly
+    curate_nightly(watch="runs/incoming", out="runs/curated")
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger
+
+from flows.dedup import dedup_flow
+from flows.filter import filter_flow
+from flows.ingest import ingest_flow
+from flows.validation import require_output, require_path
+
+STATE_FILE = "curated.json"
+
+
+def _load_state(out: str) -> dict[str, Any]:
+    path = Path(out) / STATE_FILE
+    return json.loads(path.read_text()) if path.is_file() else {"dumps": {}, "index": None}
+
+
+def _save_state(out: str, state: dict[str, Any]) -> None:
+    path = Path(out) / STATE_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2))
+    os.replace(tmp, path)  # a killed run never leaves a half-written state file
+
+
+@flow(name="curate-nightly", log_prints=True)
+def curate_nightly(
+    watch: str = "runs/incoming",
+    out: str = "runs/curated",
+    filter_config: dict[str, Any] | None = None,
+    dedup_config: dict[str, Any] | None = None,
+    ray_address: str | None = None,
+) -> dict[str, Any]:
+    """Ingest, filter and dedup (against the persisted index) each dump in ``watch`` not curated yet."""
+    log = get_run_logger()
+    watch = require_path("watch", watch, is_dir=True)
+    out = require_output("out", out)
+    state = _load_state(out)
+    new = [p for p in sorted(Path(watch).iterdir()) if not p.name.startswith(".") and p.name not in state["dumps"]]
+    log.info("%d new dump(s) in %s: %s", len(new), watch, [p.name for p in new])
+    for dump in new:
+        name = dump.name
+        ingested = ingest_flow([str(dump)], os.path.join(out, "ingest", name), source=name, ray_address=ray_address)
+        filtered = filter_flow(ingested, os.path.join(out, "filter", name), config=filter_config, ray_address=ray_address)
+        dedup_out = os.path.join(out, "dedup", name)
+        deduped = dedup_flow([filtered], dedup_out, config=dedup_config, against=state["index"], ray_address=ray_address)
+        # the dedup stage writes the updated index (old kept docs + this dump's) beside its output
+        state["index"] = os.path.join(dedup_out, "index")
+        state["dumps"][name] = {"ingest": ingested, "filter": filtered, "dedup": deduped}
+        _save_state(out, state)  # after each dump: a failure later keeps the earlier dumps done
+    return state
