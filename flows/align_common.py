@@ -4,6 +4,12 @@ parameter checks, the training-artifact task and the config assembly.
 Flow parameters: the input ``checkpoint``, ``out``, the data file, the tokenizer (default: the one the
 checkpoint was trained with) and ``config``, a mapping of any other ``SFTConfig`` / ``DPOConfig`` /
 ``EvalConfig`` field, checked before any compute (unknown keys and wrong types are refused).
+
+Default data: the demo alignment files that ``longterm demo-data runs/demo/crawl`` writes next to the demo crawl
+(``runs/demo/crawl/alignment/{sft,dpo,eval_mc}.jsonl``, generated from the project's own corpus by
+``tasks/demo_crawl/alignment.py``). When the default file is absent the flow stops with a message saying how
+to generate it. Real public data are alternatives (development machines only): pass ``data=SFT_SHARED_DATA``
+(Self-Instruct) or ``data=DPO_SHARED_DATA`` (HH-RLHF).
 """
 
 from __future__ import annotations
@@ -23,8 +29,23 @@ from flows.validation import ParameterError, parse_config, require_output, requi
 from model.checkpoint import CheckpointError, read_meta
 from model.finetune import recorded_tokenizer
 
-SFT_DEMO_DATA = "../shared/data/sft_self_instruct_human/user_oriented_instructions.jsonl"
-DPO_DEMO_DATA = "../shared/data/pref_hh_rlhf/harmless-base_test.jsonl.gz"
+DEMO_CRAWL = "runs/demo/crawl"  # where `make demo` and prefect.yaml put the demo crawl
+DEMO_ALIGNMENT = f"{DEMO_CRAWL}/alignment"
+SFT_DEMO_DATA = f"{DEMO_ALIGNMENT}/sft.jsonl"
+DPO_DEMO_DATA = f"{DEMO_ALIGNMENT}/dpo.jsonl"
+EVAL_DEMO_TASKS = f"mc:demo_topics={DEMO_ALIGNMENT}/eval_mc.jsonl"  # an eval_flow ``tasks`` value
+SFT_SHARED_DATA = "../shared/data/sft_self_instruct_human/user_oriented_instructions.jsonl"
+DPO_SHARED_DATA = "../shared/data/pref_hh_rlhf/harmless-base_test.jsonl.gz"
+_DEMO_DEFAULTS = {SFT_DEMO_DATA: SFT_SHARED_DATA, DPO_DEMO_DATA: DPO_SHARED_DATA}
+
+
+def require_data(data: str) -> str:
+    """The training data file; a missing default demo file gets a message saying how to generate it."""
+    if data in _DEMO_DEFAULTS and not Path(data).is_file():
+        raise ParameterError("data", f"{data}: no such file; generate the demo data with `longterm demo-data {DEMO_CRAWL}` "
+                                     f"(from the repository root), or pass another file, e.g. {_DEMO_DEFAULTS[data]}")
+    return require_path("data", data, is_dir=False)
+
 
 def require_checkpoint(parameter: str, checkpoint: Any) -> dict[str, Any]:
     """meta.json of the checkpoint (or run dir's latest); a ParameterError when there is none."""
@@ -60,7 +81,7 @@ def training_artifacts(stage: str, run_dir: str, checkpoint: str) -> None:
 
 def training_config(cls: type, checkpoint: str, out: str, data: str, tokenizer: str, config: dict[str, Any] | None) -> Any:
     meta = require_checkpoint("checkpoint", checkpoint)
-    require_path("data", data, is_dir=False)
+    require_data(data)
     fixed = {"init": checkpoint, "out": require_output("out", out), "data": data, "tokenizer": resolve_tokenizer(tokenizer, meta)}
     return parse_config("config", cls, {**dict(config or {}), **fixed})
 

@@ -22,7 +22,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print the full summary as JSON"),
     ) -> None:
         """Generate a deterministic bilingual web crawl (JSONL.gz + WARC) with planted duplicates,
-        junk, other languages and corrupt records, plus ground_truth.jsonl for scoring."""
+        junk, other languages and corrupt records, plus ground_truth.jsonl for scoring and demo
+        alignment data (alignment/sft.jsonl, dpo.jsonl, eval_mc.jsonl) from the same corpus."""
         from tasks.demo_crawl import generate_demo_crawl
 
         started = time.perf_counter()
@@ -41,3 +42,6 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"  by lang {json.dumps(summary['by_lang'])}")
         typer.echo(f"  duplicates: {summary['duplicates_cross_dump']} cross-dump, {summary['duplicates_within_dump']} within a dump")
         typer.echo(f"  ground truth {summary['ground_truth']}; see {summary['readme']}")
+        al = summary["alignment"]
+        typer.echo(f"  alignment data in {summary['out']}/alignment: sft {al['sft']['records']}, dpo {al['dpo']['records']},"
+                   f" eval_mc {al['eval_mc']['records']} records (en + zh)")

@@ -9,10 +9,12 @@ Layout of OUT:
     dump-00/crawl-0000.warc.gz       HTML responses with nav/cookie banner/footer boilerplate
     ground_truth.jsonl               one row per generated record (kind, lang, duplicate_of, ...)
     README.txt                       what is inside, with counts
+    alignment/{sft,dpo,eval_mc}.jsonl  demo SFT / DPO / MC eval data from the same corpus (alignment.py)
 
 Part numbers are global (dump-01 continues after dump-00), so every file basename is unique;
 ingest derives ids of id-less records from "basename:line index" (tasks/readers/ids.py).
-Ingest the dump directories (OUT/dump-*), not OUT: ground_truth.jsonl is not crawl input.
+Ingest the dump directories (OUT/dump-*), not OUT: ground_truth.jsonl and alignment/ are not crawl input.
+The alignment files come from their own random stream, so the crawl files are the same with or without them.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tasks.demo_crawl.alignment import generate_alignment_data
 from tasks.demo_crawl.compose import Document, DocumentComposer, compose_other_lang
 from tasks.demo_crawl.corpus_other import OTHER_DOMAINS, SENTENCES_OTHER
 from tasks.demo_crawl.junk import JUNK_GENERATORS
@@ -36,6 +39,7 @@ from tasks.readers.ids import derive_doc_id
 
 KINDS = ("clean", "exact_dup", "near_dup", "junk", "other_lang", "corrupt")
 CORRUPT_TYPES = ("broken_json", "text_number", "text_null", "missing_text", "invalid_utf8")
+ALIGNMENT_DIR = "alignment"
 NEAR_DUP_BANDS = {"high": (0.8, 0.97), "mid": (0.5, 0.8)}
 
 
@@ -397,10 +401,17 @@ def generate_demo_crawl_with(out: str, cfg: DemoCrawlConfig) -> dict:
             f.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
     summary = _summary(out_path, cfg, rows, files)
     (tmp / "README.txt").write_text(_readme(summary), encoding="utf-8")
+    summary["alignment"] = _alignment_summary(generate_alignment_data(str(tmp / ALIGNMENT_DIR), seed=cfg.seed))
     if out_path.exists():
         shutil.rmtree(out_path)
     os.replace(tmp, out_path)
     return summary
+
+
+def _alignment_summary(written: dict) -> dict:
+    """Record counts and paths relative to OUT (the files were written to the temp dir renamed into place)."""
+    return {"files": {name: f"{ALIGNMENT_DIR}/{Path(path).name}" for name, path in written["files"].items()},
+            **{name: written[name] for name in ("sft", "dpo", "eval_mc")}}
 
 
 def _summary(out: Path, cfg: DemoCrawlConfig, rows: list[dict], files: list[str]) -> dict:
