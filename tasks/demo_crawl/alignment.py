@@ -135,15 +135,15 @@ def answer_of(task: str, passage: Passage, term: tuple[str, str] | None) -> str:
     return str(len(passage.sentences))  # count
 
 
-def _tasks_for(passage: Passage) -> list[str]:
-    return ["summary", "topic", "count"] + (["translate"] if terms_in(passage.text, passage.lang) else [])
+def _tasks_for(terms: list[tuple[str, str]]) -> list[str]:
+    return ["summary", "topic", "count"] + (["translate"] if terms else [])
 
 
 def sft_record(rng: random.Random, sampler: PassageSampler, lang: str) -> dict:
     passage = sampler.draw(lang)
     terms = terms_in(passage.text, lang)
     term = rng.choice(terms) if terms else None
-    tasks = _tasks_for(passage)
+    tasks = _tasks_for(terms)
     turns = 1 if rng.random() < 0.6 else rng.randint(2, 3)
     chosen = rng.sample(tasks, min(turns, len(tasks)))
     messages = []
@@ -204,7 +204,7 @@ def dpo_record(rng: random.Random, sampler: PassageSampler, lang: str, kind: str
     passage = sampler.draw(lang)
     terms = terms_in(passage.text, lang)
     term = rng.choice(terms) if terms else None
-    task = rng.choice(_tasks_for(passage))
+    task = rng.choice(_tasks_for(terms))
     prompt = _PROMPTS[task][lang].format(text=passage.text, term=term[0] if term else "")
     chosen = answer_of(task, passage, term)
     rejected = rejected_of(rng, sampler, task, passage, term, kind)
@@ -215,8 +215,14 @@ def dpo_record(rng: random.Random, sampler: PassageSampler, lang: str, kind: str
     return record
 
 
-def mc_record(rng: random.Random, sampler: PassageSampler, lang: str, kind: str, index: int) -> dict:
+def mc_record(rng: random.Random, sampler: PassageSampler, lang: str, kind: str, index: int, seen: set[str]) -> dict:
+    """One question on a held-out passage; redrawn (a few times at most) while its text was already asked."""
     passage = sampler.draw(lang)
+    for _ in range(20):
+        if _MC_QUESTIONS[kind][lang].format(text=passage.text) not in seen:
+            break
+        passage = sampler.draw(lang)
+    seen.add(_MC_QUESTIONS[kind][lang].format(text=passage.text))
     if kind == "topic":
         names = [TOPIC_NAMES[t][lang] for t in sorted(TOPIC_NAMES)]
         gold = TOPIC_NAMES[passage.topic][lang]
@@ -248,7 +254,8 @@ def generate_alignment_data(out_dir: str, seed: int = 0, num_sft: int = 300, num
     train_sampler, eval_sampler = PassageSampler(rng, train), PassageSampler(rng, held)
     sft = [sft_record(rng, train_sampler, LANGS[i % 2]) for i in range(num_sft)]
     dpo = [dpo_record(rng, train_sampler, LANGS[i % 2], REJECTED_KINDS[(i // 2) % 3]) for i in range(num_pref)]
-    mc = [mc_record(rng, eval_sampler, LANGS[i % 2], "sentences" if (i // 2) % 4 == 3 else "topic", i) for i in range(num_mc)]
+    seen: set[str] = set()
+    mc = [mc_record(rng, eval_sampler, LANGS[i % 2], "sentences" if (i // 2) % 4 == 3 else "topic", i, seen) for i in range(num_mc)]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"sft": out / "sft.jsonl", "dpo": out / "dpo.jsonl", "eval_mc": out / "eval_mc.jsonl"}

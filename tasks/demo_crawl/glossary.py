@@ -44,13 +44,17 @@ TERMS: list[tuple[str, str]] = [
 ]
 
 
+# whole words; "Go" (the game) only when capitalised
+_EN_PATTERNS = [re.compile(rf"(?<![\w-]){re.escape(en)}(?![\w-])", 0 if en[0].isupper() else re.IGNORECASE) for en, _ in TERMS]
+
+
 def terms_in(text: str, lang: str) -> list[tuple[str, str]]:
     """(term in ``lang``, its translation) for every glossary term that occurs in ``text``, longest first."""
     found: list[tuple[str, str]] = []
-    for en, zh in TERMS:
+    lowered = text.lower()
+    for (en, zh), pattern in zip(TERMS, _EN_PATTERNS):
         if lang == "en":
-            flags = 0 if en[0].isupper() else re.IGNORECASE  # "Go" the game only when capitalised
-            if re.search(rf"(?<![\w-]){re.escape(en)}(?![\w-])", text, flags):
+            if en.lower() in lowered and pattern.search(text):  # substring test first: cheap
                 found.append((en, zh))
         elif zh in text:
             found.append((zh, en))
