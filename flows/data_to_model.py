@@ -63,21 +63,21 @@ class PipelineConfig(BaseModel):
     tokenize: dict[str, Any] = Field(default_factory=lambda: {"add_bos": True, "val_fraction": 0.05}, description="TokenizeConfig fields")
     preset: str = Field(default="demo", description="model preset: tiny, demo, 125m, 1b, deepseek-7b, deepseek-67b")
     pretrain: dict[str, Any] = Field(
-        default_factory=lambda: {"seq_len": 256, "batch_size": 16, "steps": 300, "lr": 3e-3, "eval_every": 50,
-                                 "eval_batches": 4, "log_every": 10, "ckpt_every_steps": 100, "progress": False},
+        default_factory=lambda: {"seq_len": 256, "batch_size": 8, "steps": 120, "lr": 3e-3, "eval_every": 40,
+                                 "eval_batches": 4, "log_every": 10, "ckpt_every_steps": 60, "progress": False},
         description="TrainConfig fields",
     )
     nproc: int = Field(default=1, description="processes (GPUs) for training; > 1 launches torchrun")
     sft_data: str = Field(default="", description="chat JSONL (default: <crawl>/alignment/sft.jsonl)")
     sft: dict[str, Any] = Field(
-        default_factory=lambda: {"seq_len": 256, "batch_size": 8, "epochs": 2.0, "lr": 1e-3, "warmup_steps": 5,
+        default_factory=lambda: {"seq_len": 512, "batch_size": 4, "epochs": 1.0, "max_steps": 40, "lr": 1e-3, "warmup_steps": 2,
                                  "eval_every": 20, "num_eval_prompts": 4, "eval_max_new_tokens": 32},
         description="SFTConfig fields",
     )
     dpo_data: str = Field(default="", description="preference JSONL (default: <crawl>/alignment/dpo.jsonl)")
     dpo: dict[str, Any] = Field(
-        default_factory=lambda: {"max_len": 256, "batch_size": 8, "epochs": 1.0, "lr": 1e-4, "warmup_steps": 2,
-                                 "eval_every": 10},
+        default_factory=lambda: {"max_len": 512, "batch_size": 4, "epochs": 1.0, "max_steps": 25, "lr": 1e-4, "warmup_steps": 2,
+                                 "eval_every": 25},
         description="DPOConfig fields",
     )
     eval_tasks: str = Field(default="", description="eval task specs (default: bpb plus the demo multiple-choice file)")
