@@ -11,6 +11,7 @@ from typing import Any
 from prefect import flow, task
 
 from flows.artifacts import publish_dataset_artifacts
+from flows.validation import ParameterError, require_dataset, require_output
 from tasks.filter import FilterConfig, run_filter
 
 
@@ -29,7 +30,14 @@ def filter_flow(
     """Language ID + quality filters over a documents dataset; returns the published version URI.
 
     ``config`` is a partial FilterConfig as a mapping (the same keys as a --config file).
+    Parameters are checked (a documents dataset, no unknown config keys) before any compute.
     """
+    input_uri = require_dataset("input_uri", input_uri, kind="documents")
+    out = require_output("out", out)
+    try:
+        FilterConfig.from_dict(config or {})
+    except (ValueError, TypeError) as e:
+        raise ParameterError("config", str(e)) from e
     uri = filter_documents(input_uri, out, config or {}, ray_address)
     publish_dataset_artifacts(uri, "filter")
     return uri

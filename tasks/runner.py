@@ -39,6 +39,8 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
         return
     address = address or os.environ.get("RAY_ADDRESS") or None
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    # Ray starts workers at niceness 15, which starves a stage's workers on a shared machine.
+    os.environ.setdefault("RAY_worker_niceness", "0")
     kwargs: dict[str, Any] = {
         "ignore_reinit_error": True,
         "include_dashboard": False,
