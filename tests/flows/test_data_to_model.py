@@ -11,10 +11,10 @@ import pytest
 from storage import open_dataset
 
 TINY = {
-    "tokenizer": {"vocab_size": 600, "character_coverage": 0.995},
+    "tokenizer": {"vocab_size": 1536, "character_coverage": 0.98},
     "preset": "tiny",
     "pretrain": {"seq_len": 64, "batch_size": 4, "steps": 3, "eval_every": 3, "eval_batches": 1, "log_every": 1,
-                 "ckpt_every_steps": 0, "ckpt_every_minutes": 0, "progress": False, "tensorboard": False},
+                 "progress": False, "tensorboard": False},
     "sft": {"seq_len": 128, "batch_size": 2, "max_steps": 2, "eval_every": 2, "num_eval_prompts": 1, "eval_max_new_tokens": 4},
     "dpo": {"max_len": 128, "batch_size": 2, "max_steps": 2, "eval_every": 2},
     "eval": {"limit": 4, "batch_size": 4},
