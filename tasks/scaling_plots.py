@@ -26,6 +26,8 @@ def _plt():
 
 def plot_hparam_grid(rows: list[dict[str, Any]], variant: str, tolerance: float, path: Path) -> Path | None:
     plt = _plt()
+    from matplotlib.ticker import NullFormatter
+
     hp = [r for r in rows if r["variant"] == variant and r["kind"] == "hparam"]
     budgets = sorted({r["budget"] for r in hp})
     if not budgets:
@@ -43,6 +45,8 @@ def plot_hparam_grid(rows: list[dict[str, Any]], variant: str, tolerance: float,
         ax.scatter([r["batch_tokens"] for r in near], [r["lr"] for r in near], facecolors="none", edgecolors="red", s=160, label="near-optimal")
         ax.scatter([r["batch_tokens"] for r in bad], [r["lr"] for r in bad], marker="x", color="black", label="failed/diverged/skipped")
         ax.set(xscale="log", yscale="log", xlabel="batch (tokens)", ylabel="learning rate", title=f"C = {c:.1e}")
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.yaxis.set_minor_formatter(NullFormatter())
         ax.legend(fontsize=7)
     fig.suptitle(f"{variant}: batch x learning-rate grids")
     fig.tight_layout()
