@@ -1,5 +1,5 @@
 """The scaling-study Prefect flow (test harness, in-process runs) publishes its report, laws and runs; the CLI
-reads a YAML config and reports a bad one."""
+reads a YAML config, resumes a finished study and reports a missing config."""
 
 from __future__ import annotations
 
@@ -50,12 +50,19 @@ def test_scaling_study_flow_publishes_report_laws_and_runs(prefect_harness, tmp_
     runs = asyncio.run(read("scaling-study-runs"))[-1]
     assert len(json.loads(runs.data) if isinstance(runs.data, str) else runs.data) == 4
 
-
-def test_scaling_study_command(tmp_path) -> None:
-    path = study_yaml(tmp_path)
-    r = CliRunner().invoke(app, ["scaling-study", "--config", str(path), "--no-prefect", "--executor", "local"])
+    # the command on the same config resumes: every run is finished, so it only refits and replots
+    results = Path(cfg.out) / "results.jsonl"
+    before = results.read_text()
+    r = CliRunner().invoke(app, ["scaling-study", "--config", str(tmp_path / "study.yaml"), "--no-prefect", "--executor", "local"])
     assert r.exit_code == 0, r.output
+    assert results.read_text() == before
     assert "markov: allocation not fitted" in r.output and r.output.strip().endswith("report.json")
+
+
+def test_scaling_study_command_rejects_a_missing_config(tmp_path) -> None:
     bad = CliRunner().invoke(app, ["scaling-study", "--config", str(tmp_path / "missing.yaml"), "--no-prefect"])
     assert bad.exit_code == 2 and "does not exist" in bad.output
-    assert yaml.safe_load((ROOT / "configs" / "scaling_study_micro.yaml").read_text())["budgets"]
+    from flows.commands.scaling_study import load_study_config
+
+    micro = load_study_config(str(ROOT / "configs" / "scaling_study_micro.yaml"))
+    assert len(micro.budgets) == 3 and len(micro.shapes) == 4 and micro.holdout_budget > max(micro.budgets)
