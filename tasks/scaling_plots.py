@@ -70,8 +70,11 @@ def plot_isoflop(rows: list[dict[str, Any]], variant: str, fit: StudyFit, path: 
             xs = np.linspace(math.log(g[0]["model_scale"]), math.log(g[-1]["model_scale"]), 50)
             ax.plot(np.exp(xs), np.polyval(m.quadratic, xs), "-", color=line.get_color(), alpha=0.7)
         if m:
-            ax.plot([m.model_scale], [m.loss], "*", color=line.get_color(), markersize=14)
+            ax.plot([m.model_scale], [m.loss], "*", color=line.get_color(), markersize=14, alpha=0.6)
     ax.set(xscale="log", xlabel="model scale M (non-embedding FLOPs/token)", ylabel="val loss", title=f"{variant}: IsoFLOP profiles (star: parabola vertex)")
+    from matplotlib.ticker import NullFormatter
+
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
