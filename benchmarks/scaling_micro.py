@@ -21,9 +21,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from flows.commands.scaling_study import load_study_config
 from storage import Counts, DatasetWriter, write_shard
-from tasks.scaling_study import run_scaling_study
+from tasks.scaling_study import load_study_config, run_scaling_study
 
 ROOT = Path(__file__).resolve().parents[1]
 SHAKESPEARE = ROOT.parent / "shared" / "data" / "text_en_tinyshakespeare" / "input.txt.gz"

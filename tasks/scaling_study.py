@@ -94,6 +94,19 @@ class StudyConfig:
         return dataclasses.asdict(self)
 
 
+def load_study_config(path: str, **overrides: object) -> StudyConfig:
+    """A StudyConfig from a YAML/JSON file; ``overrides`` that are not None replace its settings."""
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"scaling-study config {p} does not exist")
+    data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{p}: expected a mapping of StudyConfig settings")
+    return StudyConfig.from_dict({**data, **{k: v for k, v in overrides.items() if v is not None}})
+
+
 # ----------------------------------------------------------------------------- the grid
 
 

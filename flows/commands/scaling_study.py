@@ -13,20 +13,6 @@ from pathlib import Path
 import typer
 
 
-def load_study_config(path: str, **overrides: object):
-    import yaml
-
-    from tasks.scaling_study import StudyConfig
-
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"scaling-study config {p} does not exist")
-    data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"{p}: expected a mapping of StudyConfig settings")
-    return StudyConfig.from_dict({**data, **{k: v for k, v in overrides.items() if v is not None}})
-
-
 def register(app: typer.Typer) -> None:
     @app.command("scaling-study")
     def scaling_study(
@@ -37,6 +23,8 @@ def register(app: typer.Typer) -> None:
         no_prefect: bool = typer.Option(False, "--no-prefect", help="run directly, without a Prefect flow run"),
     ) -> None:
         """Scaling-law study: batch/lr grids and IsoFLOP profiles per budget, fits, loss prediction, plots."""
+        from tasks.scaling_study import load_study_config
+
         try:
             cfg = load_study_config(config, out=out, install_laws=install_laws)
             if no_prefect:

@@ -30,7 +30,7 @@ def test_scaling_study_flow_publishes_report_laws_and_runs(prefect_harness, tmp_
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-    from flows.commands.scaling_study import load_study_config
+    from tasks.scaling_study import load_study_config
     from flows.scaling_study import scaling_study_flow
 
     cfg = load_study_config(str(study_yaml(tmp_path)))
@@ -62,7 +62,7 @@ def test_scaling_study_flow_publishes_report_laws_and_runs(prefect_harness, tmp_
 def test_scaling_study_command_rejects_a_missing_config(tmp_path) -> None:
     bad = CliRunner().invoke(app, ["scaling-study", "--config", str(tmp_path / "missing.yaml"), "--no-prefect"])
     assert bad.exit_code == 2 and "does not exist" in bad.output
-    from flows.commands.scaling_study import load_study_config
+    from tasks.scaling_study import load_study_config
 
     micro = load_study_config(str(ROOT / "configs" / "scaling_study_micro.yaml"))
     assert len(micro.budgets) == 3 and len(micro.shapes) == 4 and micro.holdout_budget > max(micro.budgets)
