@@ -255,6 +255,20 @@ def allocation_summary(fit: StudyFit) -> dict[str, Any] | None:
     return {"a": a.exp, "a_se": a.exp_se, "a_ci": a.exp_ci, "M_base": a.coef, "b": b.exp, "b_se": b.exp_se, "b_ci": b.exp_ci, "D_base": b.coef}
 
 
+def _run_holdouts(cfg: StudyConfig, fits: dict[str, StudyFit], report: dict[str, Any], results: Path, **run_kw: Any) -> None:
+    """Train every variant's held-out run (in parallel) and compare it with the loss predicted before training."""
+    points = {v: _holdout_point(cfg, v, f) for v, f in fits.items() if f.loss}
+    rows = {r["variant"]: r for r in run_points(list(points.values()), cfg, results, **run_kw)}
+    for variant in points:
+        row = rows.get(variant, {})
+        pred = fits[variant].predict_loss(float(cfg.holdout_budget))
+        actual = row.get("loss")
+        report["variants"][variant]["holdout"] = {
+            **pred, "run": row, "actual": actual, "relative_error": (actual / pred["loss"] - 1) if actual else None,
+            "inside_interval": bool(actual and pred["low"] <= actual <= pred["high"]),
+        }
+
+
 def run_scaling_study(cfg: StudyConfig, *, executor: str = "ray", ray_address: str | None = None, plots: bool = True) -> dict[str, Any]:
     """Run (or resume) the study and return the report (also written to ``OUT/report.json``)."""
     if not cfg.data:
@@ -274,17 +288,12 @@ def run_scaling_study(cfg: StudyConfig, *, executor: str = "ray", ray_address: s
             "fit": fit.to_dict(), "laws_file": str(laws_path),
             "predictions": [fit.predict_loss(c) for c in cfg.predict] if fit.loss else [],
         }
-        if cfg.holdout_budget and fit.loss:
-            point = _holdout_point(cfg, variant, fit)
-            (row,) = run_points([point], cfg, results, executor=executor, ray_address=ray_address)
-            pred = fit.predict_loss(cfg.holdout_budget)
-            entry["holdout"] = {**pred, "run": row, "actual": row.get("loss"),
-                                "relative_error": (row["loss"] / pred["loss"] - 1) if row.get("loss") else None,
-                                "inside_interval": bool(row.get("loss") and pred["low"] <= row["loss"] <= pred["high"])}
         report["variants"][variant] = entry
         report["comparison"][variant] = allocation_summary(fit)
         if cfg.install_laws == variant:
             entry["installed_laws"] = str(write_laws(fit, scaling.LAWS_FILE, source=f"scaling study {out} variant {variant}", allow_shipped=True))
+    if cfg.holdout_budget:
+        _run_holdouts(cfg, fits, report, results, executor=executor, ray_address=ray_address)
     if plots:
         from tasks.scaling_plots import write_plots
 

@@ -1,5 +1,5 @@
 """A very small end-to-end scaling study on the real Ray cluster: runs recorded (a failed one too, not fatal),
-fits and laws written, PNG plots exist, a rerun skips finished runs."""
+fits and laws written, a held-out run compared with its prediction, PNG plots exist, a rerun skips finished runs."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def tiny_study(tokens: str, out: Path) -> StudyConfig:
     return StudyConfig(
         data={"markov": tokens}, out=str(out), budgets=[1e7, 3e7], lr_grid=[3e-3, 1e-2], batch_grid=[4],
         shapes=[Shape(1, 16, 2), Shape(1, 32, 2), Shape(1, 30, 4)],  # d_model 30 is not divisible by 4 heads: fails
-        hparam_shape=Shape(1, 16, 2), seq_len=32, warmup_steps=1, min_steps=1, eval_batches=1, bootstrap=10, save_checkpoints=False,
+        hparam_shape=Shape(1, 16, 2), seq_len=32, warmup_steps=1, min_steps=1, eval_batches=1, bootstrap=10, save_checkpoints=False, holdout_budget=6e7,
     )
 
 
@@ -28,7 +28,7 @@ def test_tiny_study_end_to_end(ray_cluster, tmp_path) -> None:
     cfg = tiny_study(tokens, tmp_path / "study")
     shipped = scaling.LAWS_FILE.read_text()
     report = run_scaling_study(cfg)
-    rows = read_results(Path(cfg.out) / "results.jsonl")
+    rows = [r for r in read_results(Path(cfg.out) / "results.jsonl") if r["kind"] != "holdout"]
     assert len(rows) == len(grid_points(cfg)) == 2 * (2 + 3)
     failed = [r for r in rows if r["status"] == "failed"]
     assert {r["d_model"] for r in failed} == {30} and len(failed) == 2
@@ -42,6 +42,9 @@ def test_tiny_study_end_to_end(ray_cluster, tmp_path) -> None:
     laws = scaling.load_laws(entry["laws_file"])
     assert laws["learning_rate"]["exp"] == pytest.approx(entry["fit"]["hyperparameters"]["learning_rate"]["exp"])
     assert scaling.LAWS_FILE.read_text() == shipped
+    holdout = entry["holdout"]  # trained after the fits: the shape nearest the fitted M_opt, batch / lr from the fitted laws
+    assert holdout["run"]["kind"] == "holdout" and holdout["run"]["status"] == "ok" and holdout["actual"] > 0
+    assert holdout["relative_error"] == pytest.approx(holdout["actual"] / holdout["loss"] - 1)
     assert json.loads((Path(cfg.out) / "report.json").read_text())["comparison"].keys() == {"markov"}
     pngs = report["plots"]
     assert {Path(p).name for p in pngs} >= {"markov-hparam-grid.png", "markov-isoflop.png", "markov-laws.png", "markov-loss.png"}
@@ -51,7 +54,7 @@ def test_tiny_study_end_to_end(ray_cluster, tmp_path) -> None:
     run_scaling_study(cfg, plots=False)
     after = len((Path(cfg.out) / "results.jsonl").read_text().splitlines())
     assert after == before + 2
-    assert len(read_results(Path(cfg.out) / "results.jsonl")) == 10
+    assert len(read_results(Path(cfg.out) / "results.jsonl")) == 11  # + the held-out run
 
 
 def test_config_from_dict_parses_yaml_shapes_and_rejects_unknown_keys() -> None:
