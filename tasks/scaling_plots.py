@@ -24,6 +24,16 @@ def _plt():
     return plt
 
 
+def _save(fig, path: Path, title: str | None = None) -> Path:
+    plt = _plt()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
 def plot_hparam_grid(rows: list[dict[str, Any]], variant: str, tolerance: float, path: Path) -> Path | None:
     plt = _plt()
     from matplotlib.ticker import NullFormatter
@@ -48,11 +58,7 @@ def plot_hparam_grid(rows: list[dict[str, Any]], variant: str, tolerance: float,
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.yaxis.set_minor_formatter(NullFormatter())
         ax.legend(fontsize=7)
-    fig.suptitle(f"{variant}: batch x learning-rate grids")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, path, f"{variant}: batch x learning-rate grids")
 
 
 def plot_isoflop(rows: list[dict[str, Any]], variant: str, fit: StudyFit, path: Path) -> Path | None:
@@ -76,10 +82,7 @@ def plot_isoflop(rows: list[dict[str, Any]], variant: str, fit: StudyFit, path: 
 
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_laws(fit: StudyFit, variant: str, path: Path) -> Path | None:
@@ -101,11 +104,7 @@ def plot_laws(fit: StudyFit, variant: str, path: Path) -> Path | None:
             ax.plot([p[0] for p in pts], [p[1] for p in pts], "o")
         ax.set(xscale="log", yscale="log", xlabel="compute C (FLOPs)", title=name)
         ax.legend(fontsize=7)
-    fig.suptitle(f"{variant}: fitted laws")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, path, f"{variant}: fitted laws")
 
 
 def plot_loss_prediction(rows: list[dict[str, Any]], variant: str, fit: StudyFit, entry: dict[str, Any], path: Path) -> Path | None:
@@ -126,10 +125,7 @@ def plot_loss_prediction(rows: list[dict[str, Any]], variant: str, fit: StudyFit
         ax.plot([holdout["compute"]], [holdout["actual"]], "r*", markersize=14, label=f"held-out run ({100 * holdout['relative_error']:+.1f}%)")
     ax.set(xscale="log", xlabel="compute C (FLOPs)", ylabel="val loss", title=f"{variant}: loss extrapolation")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_comparison(fits: dict[str, StudyFit], path: Path) -> Path | None:
@@ -146,10 +142,7 @@ def plot_comparison(fits: dict[str, StudyFit], path: Path) -> Path | None:
         ax.plot(xs, law(xs), "-", color=line.get_color(), label=f"{v}: a = {law.exp:.3f} ± {law.exp_se:.3f}")
     ax.set(xscale="log", yscale="log", xlabel="compute C (FLOPs)", ylabel="M_opt", title="data quality: model-scale allocation exponent a")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def write_plots(rows: list[dict[str, Any]], fits: dict[str, StudyFit], report: dict[str, Any], out: Path) -> list[str]:
