@@ -131,10 +131,11 @@ class HyperparameterFit:
     learning_rate: PowerLaw
     tolerance: float
     near_optimal_counts: dict[str, int]
+    points: list[tuple[float, float, float]] = field(default_factory=list)  # (C, batch tokens, lr) of the near-optimal runs
 
     def to_dict(self) -> dict[str, Any]:
         return {"batch_tokens": self.batch_tokens.to_dict(), "learning_rate": self.learning_rate.to_dict(),
-                "tolerance": self.tolerance, "near_optimal_counts": self.near_optimal_counts}
+                "tolerance": self.tolerance, "near_optimal_counts": self.near_optimal_counts, "points": self.points}
 
 
 def fit_hyperparameters(rows: Iterable[dict[str, Any]], *, tolerance: float = NEAR_OPTIMAL_TOLERANCE, bootstrap: int = 200, seed: int = 0) -> HyperparameterFit:
@@ -149,6 +150,7 @@ def fit_hyperparameters(rows: Iterable[dict[str, Any]], *, tolerance: float = NE
         learning_rate=fit_power_law(c, [float(r["lr"]) for _, r in points], bootstrap=bootstrap, seed=seed + 1),
         tolerance=tolerance,
         near_optimal_counts={f"{b:.3g}": len(g) for b, g in region.items()},
+        points=[(b, float(r["batch_tokens"]), float(r["lr"])) for b, r in points],
     )
 
 

@@ -89,7 +89,9 @@ def plot_laws(fit: StudyFit, variant: str, path: Path) -> Path | None:
     plt = _plt()
     panels = []
     if fit.hyperparameters:
-        panels += [("B_opt (tokens)", fit.hyperparameters.batch_tokens, None), ("lr_opt", fit.hyperparameters.learning_rate, None)]
+        hp = fit.hyperparameters
+        panels += [("B_opt (tokens), near-optimal runs", hp.batch_tokens, [(c, b) for c, b, _ in hp.points]),
+                   ("lr_opt, near-optimal runs", hp.learning_rate, [(c, lr) for c, _, lr in hp.points])]
     if fit.allocation:
         pts = [(m.budget, m.model_scale) for m in fit.allocation.minima]
         panels += [("M_opt (FLOPs/token)", fit.allocation.model_scale, pts), ("D_opt (tokens)", fit.allocation.tokens, [(c, c / m) for c, m in pts])]
