@@ -1,0 +1,82 @@
+"""Micro scaling study on CPU: fit the laws on two data variants, predict a held-out 3x larger run.
+
+    python -m benchmarks.scaling_micro --out runs/bench/scaling                      # byte tokens of tinyshakespeare
+    python -m benchmarks.scaling_micro --data curated=runs/tokens --data raw=runs/tokens-raw
+
+Without ``--data`` the tokens are bytes (+3, EOS after each paragraph) of ../shared/data's tinyshakespeare:
+variant ``clean``, and ``noisy`` with 30% of paragraphs replaced by random bytes (a stand-in for unfiltered
+crawl). The grid is configs/scaling_study_micro.yaml. Prints the fitted exponents and the held-out error;
+figures in docs/benchmarks/scaling.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from storage import Counts, DatasetWriter, write_shard
+from tasks.scaling_study import load_study_config, run_scaling_study
+
+ROOT = Path(__file__).resolve().parents[1]
+SHAKESPEARE = ROOT.parent / "shared" / "data" / "text_en_tinyshakespeare" / "input.txt.gz"
+
+
+def byte_tokens(out: Path, noise: float, seed: int = 0) -> str:
+    """A token dataset of UTF-8 bytes (+3; EOS 1 after each paragraph); ``noise`` of paragraphs replaced by random bytes."""
+    paragraphs = [p for p in gzip.open(SHAKESPEARE, "rt", encoding="utf-8").read().split("\n\n") if p.strip()]
+    rng = np.random.default_rng(seed)
+    docs = []
+    for p in paragraphs:
+        b = np.frombuffer(p.encode("utf-8"), dtype=np.uint8).astype(np.uint16) + 3
+        if rng.random() < noise:
+            b = rng.integers(3, 259, size=len(b)).astype(np.uint16)
+        docs.append(np.append(b, np.uint16(1)))
+    n_val = len(docs) // 20
+    w = DatasetWriter(str(out), kind="tokens", stage="tokenize", config={"bytes": "tinyshakespeare", "noise": noise, "seed": seed})
+    if w.is_complete():
+        return w.location
+    train, val = np.concatenate(docs[n_val:]), np.concatenate(docs[:n_val])
+    infos = [write_shard(w.location, "train", 0, pa.table({"tokens": train}), fmt="arrow"),
+             write_shard(w.location, "val", 0, pa.table({"tokens": val}), fmt="arrow", attrs={"lang": "en"})]
+    stats = {"vocab_size": 259, "padded_vocab_size": 384, "dtype": "uint16", "eos_id": 1, "bos_id": 2, "tokenizer_digest": "bytes+3",
+             "tokens": {"train": int(len(train)), "val": int(len(val))}}
+    w.commit(infos, Counts(input=len(docs), kept=len(docs)), stats)
+    return w.location
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default="runs/bench/scaling")
+    p.add_argument("--config", default=str(ROOT / "configs" / "scaling_study_micro.yaml"))
+    p.add_argument("--data", action="append", help="VARIANT=URI (repeat for the comparison); default: byte tokens")
+    p.add_argument("--executor", default="ray")
+    a = p.parse_args()
+    out = Path(a.out)
+    if a.data:
+        data = dict(d.split("=", 1) for d in a.data)
+    else:
+        data = {"clean": byte_tokens(out / "tokens-clean", 0.0), "noisy": byte_tokens(out / "tokens-noisy", 0.3)}
+    cfg = load_study_config(a.config, out=str(out / "study"), data=data)
+    t0 = time.perf_counter()
+    report = run_scaling_study(cfg, executor=a.executor)
+    elapsed = time.perf_counter() - t0
+    summary = {"seconds": round(elapsed, 1), "comparison": report["comparison"], "plots": report.get("plots", [])}
+    for v, e in report["variants"].items():
+        h = e.get("holdout") or {}
+        summary[v] = {"runs": e["runs"], "loss_law": e["fit"]["loss"] and {k: e["fit"]["loss"][k] for k in ("coef", "exp", "exp_se")},
+                      "hparams": e["fit"]["hyperparameters"] and {k: {kk: e["fit"]["hyperparameters"][k][kk] for kk in ("coef", "exp", "exp_se")}
+                                                                  for k in ("batch_tokens", "learning_rate")},
+                      "holdout": {k: h.get(k) for k in ("compute", "loss", "low", "high", "actual", "relative_error", "inside_interval")},
+                      "errors": e["fit"]["errors"]}
+    print(json.dumps(summary, indent=1, default=lambda x: None if isinstance(x, float) and not math.isfinite(x) else str(x)))
+
+
+if __name__ == "__main__":
+    main()

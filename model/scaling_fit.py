@@ -1,0 +1,293 @@
+"""Fit DeepSeek-style scaling laws from a table of small runs (pure numpy / scipy).
+
+Each run is a dict with at least ``budget`` (the compute budget C it was planned for, FLOPs), ``loss``
+(generalization error: final validation loss) and ``status`` ("ok" counts; anything else is ignored),
+plus ``batch_tokens`` and ``lr`` (hyperparameter grid) or ``model_scale`` (M, non-embedding FLOPs per
+token; IsoFLOP profiles). The fits follow arXiv 2401.02954:
+
+- near-optimal region per budget: runs within ``tolerance`` (0.25%) of the budget's minimum loss;
+- B_opt(C) = B_base C^b and eta_opt(C) = eta_base C^e: least squares in log space over all near-optimal
+  runs, with standard errors of both coefficients and a bootstrap interval of the exponent;
+- IsoFLOP: per budget a parabola of loss in log M, its vertex is M_opt(C); then M_opt = M_base C^a and
+  D_opt = C / M_opt = D_base C^b (a + b = 1);
+- L(C): a power law of the per-budget minimum loss, extrapolated with a prediction interval.
+
+    from model.scaling_fit import fit_study, write_laws
+    fits = fit_study(rows)
+    write_laws(fits, "runs/study/scaling_laws.json")   # the planner reads it with --laws / $LONGTERM_SCALING_LAWS
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from model.scaling import LAWS_FILE, load_laws
+
+NEAR_OPTIMAL_TOLERANCE = 0.0025
+
+
+@dataclass
+class PowerLaw:
+    """y = coef * x^exp, fitted as log y = log coef + exp log x."""
+
+    coef: float
+    exp: float
+    log_coef_se: float  # standard error of ln(coef)
+    exp_se: float
+    n: int
+    residual_std: float  # of ln y
+    x_mean_log: float
+    sxx: float  # sum of (ln x - mean)^2
+    exp_ci: tuple[float, float] | None = None  # bootstrap 95% interval of the exponent
+
+    def __call__(self, x: float | np.ndarray) -> float | np.ndarray:
+        return self.coef * np.asarray(x, dtype=float) ** self.exp
+
+    def interval(self, x: float, level: float = 0.95) -> tuple[float, float]:
+        """Prediction interval of a new observation at ``x`` (t distribution, log space)."""
+        if self.n <= 2 or not np.isfinite(self.residual_std):
+            return (float("nan"), float("nan"))
+        lx = math.log(x)
+        se = self.residual_std * math.sqrt(1 + 1 / self.n + (lx - self.x_mean_log) ** 2 / max(self.sxx, 1e-300))
+        t = stats.t.ppf(0.5 + level / 2, self.n - 2)
+        centre = math.log(float(self(x)))
+        return (math.exp(centre - t * se), math.exp(centre + t * se))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["exp_ci"] = list(self.exp_ci) if self.exp_ci else None
+        return d
+
+
+def fit_power_law(x: Sequence[float], y: Sequence[float], *, bootstrap: int = 0, seed: int = 0) -> PowerLaw:
+    """Ordinary least squares in log space; ``bootstrap`` > 0 adds a resampled 95% interval of the exponent."""
+    lx, ly = np.log(np.asarray(x, dtype=float)), np.log(np.asarray(y, dtype=float))
+    if len(lx) < 2 or np.ptp(lx) == 0:
+        raise ValueError(f"a power law needs points at 2 or more distinct x values, got {len(set(lx.tolist()))}")
+    n = len(lx)
+    xm = float(lx.mean())
+    sxx = float(((lx - xm) ** 2).sum())
+    slope = float(((lx - xm) * (ly - ly.mean())).sum() / sxx)
+    intercept = float(ly.mean() - slope * xm)
+    resid = ly - (intercept + slope * lx)
+    s = float(math.sqrt((resid**2).sum() / (n - 2))) if n > 2 else float("nan")
+    exp_se = s / math.sqrt(sxx) if n > 2 else float("nan")
+    icpt_se = s * math.sqrt(1 / n + xm**2 / sxx) if n > 2 else float("nan")
+    ci = None
+    if bootstrap and n > 2:
+        rng = np.random.default_rng(seed)
+        slopes = []
+        for _ in range(bootstrap):
+            idx = rng.integers(0, n, n)
+            bx, by = lx[idx], ly[idx]
+            if np.ptp(bx) == 0:
+                continue
+            bm = bx.mean()
+            slopes.append(((bx - bm) * (by - by.mean())).sum() / ((bx - bm) ** 2).sum())
+        if slopes:
+            ci = (float(np.percentile(slopes, 2.5)), float(np.percentile(slopes, 97.5)))
+    return PowerLaw(coef=math.exp(intercept), exp=slope, log_coef_se=icpt_se, exp_se=exp_se, n=n, residual_std=s, x_mean_log=xm, sxx=sxx, exp_ci=ci)
+
+
+def _ok(rows: Iterable[dict[str, Any]], *needed: str) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        if r.get("status", "ok") != "ok":
+            continue
+        if all(r.get(k) is not None and np.isfinite(float(r[k])) and float(r[k]) > 0 for k in ("budget", "loss", *needed)):
+            out.append(r)
+    return out
+
+
+def by_budget(rows: Iterable[dict[str, Any]]) -> dict[float, list[dict[str, Any]]]:
+    groups: dict[float, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        groups[float(r["budget"])].append(r)
+    return dict(sorted(groups.items()))
+
+
+def near_optimal(rows: Iterable[dict[str, Any]], tolerance: float = NEAR_OPTIMAL_TOLERANCE) -> dict[float, list[dict[str, Any]]]:
+    """Per budget, the successful runs whose loss is within ``tolerance`` (relative) of that budget's minimum."""
+    result = {}
+    for budget, group in by_budget(_ok(rows)).items():
+        best = min(float(r["loss"]) for r in group)
+        result[budget] = [r for r in group if float(r["loss"]) <= best * (1 + tolerance)]
+    return result
+
+
+@dataclass
+class HyperparameterFit:
+    batch_tokens: PowerLaw
+    learning_rate: PowerLaw
+    tolerance: float
+    near_optimal_counts: dict[str, int]
+    points: list[tuple[float, float, float]] = field(default_factory=list)  # (C, batch tokens, lr) of the near-optimal runs
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"batch_tokens": self.batch_tokens.to_dict(), "learning_rate": self.learning_rate.to_dict(),
+                "tolerance": self.tolerance, "near_optimal_counts": self.near_optimal_counts, "points": self.points}
+
+
+def fit_hyperparameters(rows: Iterable[dict[str, Any]], *, tolerance: float = NEAR_OPTIMAL_TOLERANCE, bootstrap: int = 200, seed: int = 0) -> HyperparameterFit:
+    """B_opt(C) and eta_opt(C) through every near-optimal (batch, lr) point of every budget."""
+    region = near_optimal(_ok(rows, "batch_tokens", "lr"), tolerance)
+    points = [(b, r) for b, group in region.items() for r in group]
+    if len(region) < 2:
+        raise ValueError(f"hyperparameter laws need successful runs at 2 or more budgets, got {len(region)}")
+    c = [b for b, _ in points]
+    return HyperparameterFit(
+        batch_tokens=fit_power_law(c, [float(r["batch_tokens"]) for _, r in points], bootstrap=bootstrap, seed=seed),
+        learning_rate=fit_power_law(c, [float(r["lr"]) for _, r in points], bootstrap=bootstrap, seed=seed + 1),
+        tolerance=tolerance,
+        near_optimal_counts={f"{b:.3g}": len(g) for b, g in region.items()},
+        points=[(b, float(r["batch_tokens"]), float(r["lr"])) for b, r in points],
+    )
+
+
+@dataclass
+class IsoFlopMinimum:
+    budget: float
+    model_scale: float  # M at the vertex
+    loss: float  # loss at the vertex
+    quadratic: list[float] | None  # loss = q0 (ln M)^2 + q1 ln M + q2; None when it fell back to the best run
+    n: int
+
+
+def isoflop_minimum(budget: float, model_scale: Sequence[float], loss: Sequence[float]) -> IsoFlopMinimum:
+    """Vertex of a parabola in ln M through one budget's IsoFLOP runs (the best run when it is not convex
+    or the vertex falls outside the sampled range)."""
+    lm, y = np.log(np.asarray(model_scale, dtype=float)), np.asarray(loss, dtype=float)
+    best = int(np.argmin(y))
+    if len(lm) >= 3 and len(set(lm.tolist())) >= 3:
+        q = np.polyfit(lm, y, 2)
+        if q[0] > 0:
+            vertex = -q[1] / (2 * q[0])
+            if lm.min() <= vertex <= lm.max():
+                return IsoFlopMinimum(budget, float(math.exp(vertex)), float(np.polyval(q, vertex)), [float(v) for v in q], len(lm))
+    return IsoFlopMinimum(budget, float(math.exp(lm[best])), float(y[best]), None, len(lm))
+
+
+@dataclass
+class AllocationFit:
+    minima: list[IsoFlopMinimum]
+    model_scale: PowerLaw  # M_opt = M_base C^a
+    tokens: PowerLaw  # D_opt = D_base C^b
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"minima": [asdict(m) for m in self.minima], "model_flops_per_token": self.model_scale.to_dict(), "tokens": self.tokens.to_dict()}
+
+
+def fit_allocation(rows: Iterable[dict[str, Any]], *, bootstrap: int = 200, seed: int = 0) -> AllocationFit:
+    groups = by_budget(_ok(rows, "model_scale"))
+    minima = [isoflop_minimum(b, [float(r["model_scale"]) for r in g], [float(r["loss"]) for r in g]) for b, g in groups.items() if len(g) >= 2]
+    if len(minima) < 2:
+        raise ValueError(f"allocation laws need IsoFLOP profiles (2+ shapes) at 2 or more budgets, got {len(minima)}")
+    c = [m.budget for m in minima]
+    m_opt = [m.model_scale for m in minima]
+    return AllocationFit(
+        minima=minima,
+        model_scale=fit_power_law(c, m_opt, bootstrap=bootstrap, seed=seed),
+        tokens=fit_power_law(c, [b / m for b, m in zip(c, m_opt)], bootstrap=bootstrap, seed=seed + 1),
+    )
+
+
+def fit_loss(rows: Iterable[dict[str, Any]]) -> PowerLaw:
+    """L(C) = L_base C^l through the per-budget minimum loss (IsoFLOP vertex when given as ``model_scale`` rows,
+    else the best run)."""
+    groups = by_budget(_ok(rows))
+    budgets, losses = [], []
+    for b, g in groups.items():
+        scales = [r for r in g if r.get("model_scale")]
+        if len(scales) >= 3:
+            losses.append(isoflop_minimum(b, [float(r["model_scale"]) for r in scales], [float(r["loss"]) for r in scales]).loss)
+        else:
+            losses.append(min(float(r["loss"]) for r in g))
+        budgets.append(b)
+    return fit_power_law(budgets, losses)
+
+
+@dataclass
+class StudyFit:
+    hyperparameters: HyperparameterFit | None = None
+    allocation: AllocationFit | None = None
+    loss: PowerLaw | None = None
+    errors: dict[str, str] = field(default_factory=dict)  # what could not be fitted and why
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "hyperparameters": self.hyperparameters.to_dict() if self.hyperparameters else None,
+            "allocation": self.allocation.to_dict() if self.allocation else None,
+            "loss": self.loss.to_dict() if self.loss else None,
+            "errors": self.errors,
+        }
+
+    def predict_loss(self, compute: float, level: float = 0.95) -> dict[str, float]:
+        if self.loss is None:
+            raise ValueError("no loss law was fitted: " + self.errors.get("loss", "no runs"))
+        lo, hi = self.loss.interval(compute, level)
+        return {"compute": compute, "loss": float(self.loss(compute)), "low": lo, "high": hi, "level": level}
+
+    def laws(self, base: dict[str, dict[str, float]] | None = None) -> dict[str, dict[str, float]]:
+        """Planner coefficients: fitted ones replace ``base`` (default: the current laws file's)."""
+        laws = {k: dict(v) for k, v in (base or load_laws()).items()}
+        fitted: dict[str, PowerLaw] = {}
+        if self.hyperparameters:
+            fitted["batch_tokens"], fitted["learning_rate"] = self.hyperparameters.batch_tokens, self.hyperparameters.learning_rate
+        if self.allocation:
+            fitted["model_flops_per_token"], fitted["tokens"] = self.allocation.model_scale, self.allocation.tokens
+        for key, law in fitted.items():
+            laws[key] = {"coef": law.coef, "exp": law.exp, "exp_se": law.exp_se, "log_coef_se": law.log_coef_se, "n": law.n}
+        return laws
+
+
+def fit_study(rows: Sequence[dict[str, Any]], *, tolerance: float = NEAR_OPTIMAL_TOLERANCE, bootstrap: int = 200, seed: int = 0) -> StudyFit:
+    """Every law the rows support; a law that cannot be fitted is recorded in ``errors``, not raised.
+    Rows with ``kind`` "hparam" feed the hyperparameter laws, "isoflop" the allocation and loss laws
+    (rows without ``kind`` feed both)."""
+    fit = StudyFit()
+    hp = [r for r in rows if r.get("kind", "hparam") == "hparam"]
+    iso = [r for r in rows if r.get("kind", "isoflop") == "isoflop"]
+    try:
+        fit.hyperparameters = fit_hyperparameters(hp, tolerance=tolerance, bootstrap=bootstrap, seed=seed)
+    except ValueError as e:
+        fit.errors["hyperparameters"] = str(e)
+    try:
+        fit.allocation = fit_allocation(iso, bootstrap=bootstrap, seed=seed)
+    except ValueError as e:
+        fit.errors["allocation"] = str(e)
+    try:
+        fit.loss = fit_loss(iso or hp)
+    except ValueError as e:
+        fit.errors["loss"] = str(e)
+    return fit
+
+
+def write_laws(fit: StudyFit, path: str | os.PathLike, *, source: str = "scaling study", base: dict[str, dict[str, float]] | None = None,
+               allow_shipped: bool = False) -> Path:
+    """Write the planner's coefficients file (configs/scaling_laws.json format) atomically.
+
+    Refuses to overwrite the shipped ``configs/scaling_laws.json`` unless ``allow_shipped`` (the CLI's
+    ``--install-laws``); point the planner at the written file with ``--laws`` or ``$LONGTERM_SCALING_LAWS``.
+    """
+    target = Path(path)
+    if target.resolve() == LAWS_FILE.resolve() and not allow_shipped:
+        raise ValueError(f"refusing to overwrite the shipped {LAWS_FILE} without allow_shipped=True (--install-laws)")
+    laws = fit.laws(base)
+    fitted = sorted(k for k, v in laws.items() if "exp_se" in v)
+    payload = {"source": f"{source}; fitted: {', '.join(fitted) or 'none'} (the rest kept from the previous file)", **laws}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=1) + "\n")
+    os.replace(tmp, target)
+    load_laws(target)  # the planner must be able to read what we wrote
+    return target

@@ -1,0 +1,304 @@
+"""Scaling-law study driver (pure of Prefect): grids of small pretrain runs as Ray tasks -> results table -> fits
+-> report JSON, fitted laws and PNG plots.
+
+For every data variant and compute budget C:
+- hyperparameter grid: every (batch size, learning rate) of ``batch_grid`` x ``lr_grid`` on one shape
+  (``hparam_shape``, default: the shape in ``shapes`` nearest to the planner's M_opt(C)), D = C / M tokens;
+- IsoFLOP profile: every shape in ``shapes`` trained to the same C (D = C / M), batch and lr from the planner.
+Each grid point is a normal ``model.pretrain.main`` run with its own directory (metrics, checkpoint,
+summary) under ``OUT/<variant>/runs/<id>``; a failed or diverged run becomes a row with ``status`` and
+``error``. Rows go to ``OUT/results.jsonl`` as runs finish (a rerun skips finished rows). Then
+``model.scaling_fit.fit_study`` per variant, ``OUT/<variant>/scaling_laws.json`` (planner format), an
+optional held-out larger run predicted from the fits, ``OUT/report.json`` and ``OUT/plots/*.png``.
+
+    from tasks.scaling_study import StudyConfig, run_scaling_study
+    report = run_scaling_study(StudyConfig(data={"curated": "runs/tokens"}, budgets=[1e11, 3e11, 1e12], out="runs/study"))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from model import scaling
+from model.scaling_fit import NEAR_OPTIMAL_TOLERANCE, StudyFit, fit_study, write_laws
+
+log = logging.getLogger("longterm.scaling_study")
+
+
+@dataclass
+class Shape:
+    n_layer: int
+    d_model: int
+    n_head: int
+
+    def model_scale(self, seq_len: int) -> float:
+        return scaling.flops_per_token(self.n_layer, self.d_model, seq_len)
+
+    @property
+    def name(self) -> str:
+        return f"L{self.n_layer}d{self.d_model}h{self.n_head}"
+
+
+@dataclass
+class StudyConfig:
+    data: dict[str, str]  # variant name -> token dataset URI (two variants give the data-quality comparison)
+    out: str = "runs/scaling-study"
+    budgets: list[float] = field(default_factory=lambda: [1e11, 3e11, 1e12])
+    lr_grid: list[float] = field(default_factory=lambda: [1e-3, 3e-3, 1e-2])
+    batch_grid: list[int] = field(default_factory=lambda: [4, 8, 16])  # global batch, sequences
+    shapes: list[Shape] = field(default_factory=lambda: [Shape(1, 32, 2), Shape(2, 48, 2), Shape(2, 64, 4), Shape(3, 96, 4)])
+    hparam_shape: Shape | None = None
+    preset: str = "tiny"  # base ModelConfig (vocab comes from the data)
+    seq_len: int = 64
+    warmup_steps: int = 10
+    min_steps: int = 4  # grid points with fewer optimizer steps are not run (recorded as "skipped")
+    eval_batches: int = 4
+    tolerance: float = NEAR_OPTIMAL_TOLERANCE
+    bootstrap: int = 200
+    holdout_budget: float | None = None  # a larger run predicted from the fits, then trained and compared
+    predict: list[float] = field(default_factory=list)  # further budgets to extrapolate L(C) to
+    install_laws: str | None = None  # also write this variant's fitted laws to configs/scaling_laws.json
+    save_checkpoints: bool = True
+    device: str = "cpu"
+    gpus_per_run: float = 0.0
+    cpus_per_run: float = 1.0
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "StudyConfig":
+        d = dict(d)
+        if isinstance(d.get("data"), str):
+            d["data"] = {"main": d["data"]}
+        for key in ("shapes",):
+            if key in d:
+                d[key] = [s if isinstance(s, Shape) else Shape(**s) for s in d[key]]
+        if isinstance(d.get("hparam_shape"), dict):
+            d["hparam_shape"] = Shape(**d["hparam_shape"])
+        for key in ("budgets", "lr_grid", "predict"):
+            if key in d:
+                d[key] = [float(v) for v in d[key]]
+        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown scaling-study settings {sorted(unknown)}")
+        return cls(**d)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def load_study_config(path: str, **overrides: object) -> StudyConfig:
+    """A StudyConfig from a YAML/JSON file; ``overrides`` that are not None replace its settings."""
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"scaling-study config {p} does not exist")
+    data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{p}: expected a mapping of StudyConfig settings")
+    return StudyConfig.from_dict({**data, **{k: v for k, v in overrides.items() if v is not None}})
+
+
+# ----------------------------------------------------------------------------- the grid
+
+
+def _point(cfg: StudyConfig, variant: str, kind: str, budget: float, shape: Shape, batch: int, lr: float) -> dict[str, Any]:
+    m = shape.model_scale(cfg.seq_len)
+    tokens = budget / m
+    rid = f"{variant}-{kind}-C{budget:.2e}-{shape.name}-b{batch}-lr{lr:.2e}"
+    return {
+        "id": rid, "variant": variant, "kind": kind, "budget": budget, "data": cfg.data[variant],
+        "n_layer": shape.n_layer, "d_model": shape.d_model, "n_head": shape.n_head, "model_scale": m, "tokens": tokens,
+        "batch_size": batch, "batch_tokens": batch * cfg.seq_len, "lr": lr, "steps": max(1, math.ceil(tokens / (batch * cfg.seq_len))),
+        "out": str(Path(cfg.out) / variant / "runs" / rid),
+    }
+
+
+def _hparam_shape(cfg: StudyConfig, budget: float) -> Shape:
+    if cfg.hparam_shape:
+        return cfg.hparam_shape
+    target = scaling.load_laws()["model_flops_per_token"]
+    m_opt = target["coef"] * budget ** target["exp"]
+    return min(cfg.shapes, key=lambda s: abs(math.log(s.model_scale(cfg.seq_len) / m_opt)))
+
+
+def grid_points(cfg: StudyConfig) -> list[dict[str, Any]]:
+    """Every run of the study (hyperparameter grids, then IsoFLOP profiles), for every data variant."""
+    points = []
+    for variant in cfg.data:
+        for c in cfg.budgets:
+            shape = _hparam_shape(cfg, c)
+            points += [_point(cfg, variant, "hparam", c, shape, b, lr) for b in cfg.batch_grid for lr in cfg.lr_grid]
+            for s in cfg.shapes:
+                plan = scaling.plan(compute=c, seq_len=cfg.seq_len)
+                points.append(_point(cfg, variant, "isoflop", c, s, max(1, plan.batch_sequences), plan.learning_rate))
+    return points
+
+
+def run_point(point: dict[str, Any], cfg: dict[str, Any]) -> dict[str, Any]:
+    """Train one grid point; never raises: failures and divergence become ``status`` / ``error``."""
+    from model.pretrain import TrainConfig, main
+
+    row = dict(point)
+    if point["steps"] < cfg["min_steps"]:
+        return {**row, "status": "skipped", "loss": None, "error": f"{point['steps']} steps < min_steps {cfg['min_steps']}"}
+    t0 = time.perf_counter()
+    try:
+        train = TrainConfig(
+            data=point["data"], preset=cfg["preset"], out=point["out"], seq_len=cfg["seq_len"], tokens=point["tokens"],
+            model_overrides={"n_layer": point["n_layer"], "d_model": point["d_model"], "n_head": point["n_head"], "n_kv_head": point["n_head"]},
+            batch_size=point["batch_size"], micro_batch_size=point["batch_size"], lr=point["lr"], warmup_steps=cfg["warmup_steps"],
+            eval_every=10**9, eval_batches=cfg["eval_batches"], log_every=10**9, seed=cfg["seed"], device=cfg["device"],
+            ckpt_every_steps=10**9 if cfg["save_checkpoints"] else 0, ckpt_every_minutes=0, keep_last=1,
+            async_checkpoint="off", compile="off", progress=False, tensorboard=False,
+        )
+        summary = main(train)
+        loss = summary.get("val_loss")
+        if loss is None or not math.isfinite(loss):
+            row.update(status="diverged", loss=None, error=f"final validation loss {loss}")
+        else:
+            row.update(status="ok", loss=float(loss), train_loss=summary.get("loss"), steps=summary.get("total_steps", point["steps"]),
+                       skipped_steps=summary.get("skipped_steps", 0), error=None)
+    except FloatingPointError as e:
+        row.update(status="diverged", loss=None, error=str(e))
+    except Exception as e:  # noqa: BLE001 - a failed run is a row of the table, not the end of the study
+        row.update(status="failed", loss=None, error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc(limit=3))
+    row["seconds"] = round(time.perf_counter() - t0, 2)
+    return row
+
+
+def _run_cfg(cfg: StudyConfig) -> dict[str, Any]:
+    return {k: getattr(cfg, k) for k in ("preset", "seq_len", "warmup_steps", "eval_batches", "seed", "device", "save_checkpoints", "min_steps")}
+
+
+def run_points(points: list[dict[str, Any]], cfg: StudyConfig, results: Path, *, executor: str = "ray", ray_address: str | None = None) -> list[dict[str, Any]]:
+    """Run the points not yet finished in ``results`` (JSONL, appended as runs finish); return every row."""
+    done = {r["id"]: r for r in read_results(results) if r.get("status") in ("ok", "skipped")}
+    todo = [p for p in points if p["id"] not in done]
+    results.parent.mkdir(parents=True, exist_ok=True)
+    rcfg = _run_cfg(cfg)
+    with results.open("a") as f:
+        def record(row: dict[str, Any]) -> None:
+            done[row["id"]] = row
+            f.write(json.dumps(row, default=str) + "\n")
+            f.flush()
+            log.info("%s: %s loss=%s (%ss)", row["id"], row["status"], row.get("loss"), row.get("seconds"))
+
+        if executor == "local":
+            for p in todo:
+                record(run_point(p, rcfg))
+        elif executor == "ray":
+            import ray
+
+            from tasks.runner import init_ray
+
+            init_ray(ray_address)
+            remote = ray.remote(num_cpus=cfg.cpus_per_run, num_gpus=cfg.gpus_per_run, max_retries=0)(run_point)
+            pending = {remote.remote(p, rcfg): p for p in todo}
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                for ref in ready:
+                    p = pending.pop(ref)
+                    try:
+                        row = ray.get(ref)
+                    except Exception as e:  # noqa: BLE001 - a worker crash (OOM kill) is a failed run too
+                        row = {**p, "status": "failed", "loss": None, "error": f"{type(e).__name__}: {e}"}
+                    record(row)
+        else:
+            raise ValueError(f"executor must be 'ray' or 'local', got {executor!r}")
+    return [done[p["id"]] for p in points if p["id"] in done]
+
+
+def read_results(path: Path) -> list[dict[str, Any]]:
+    """Rows of a results table; a later row for the same id replaces an earlier one."""
+    if not path.exists():
+        return []
+    rows: dict[str, dict[str, Any]] = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            r = json.loads(line)
+            rows[r["id"]] = r
+    return list(rows.values())
+
+
+# ----------------------------------------------------------------------------- fits, holdout, report
+
+
+def _holdout_point(cfg: StudyConfig, variant: str, fit: StudyFit) -> dict[str, Any]:
+    c = float(cfg.holdout_budget)
+    if fit.allocation:
+        m_opt = float(fit.allocation.model_scale(c))
+        shape = min(cfg.shapes, key=lambda s: abs(math.log(s.model_scale(cfg.seq_len) / m_opt)))
+    else:
+        shape = max(cfg.shapes, key=lambda s: s.model_scale(cfg.seq_len))
+    if fit.hyperparameters:
+        batch = max(1, round(float(fit.hyperparameters.batch_tokens(c)) / cfg.seq_len))
+        lr = float(fit.hyperparameters.learning_rate(c))
+    else:
+        plan = scaling.plan(compute=c, seq_len=cfg.seq_len)
+        batch, lr = plan.batch_sequences, plan.learning_rate
+    return _point(cfg, variant, "holdout", c, shape, batch, lr)
+
+
+def allocation_summary(fit: StudyFit) -> dict[str, Any] | None:
+    if not fit.allocation:
+        return None
+    a, b = fit.allocation.model_scale, fit.allocation.tokens
+    return {"a": a.exp, "a_se": a.exp_se, "a_ci": a.exp_ci, "M_base": a.coef, "b": b.exp, "b_se": b.exp_se, "b_ci": b.exp_ci, "D_base": b.coef}
+
+
+def _run_holdouts(cfg: StudyConfig, fits: dict[str, StudyFit], report: dict[str, Any], results: Path, **run_kw: Any) -> None:
+    """Train every variant's held-out run (in parallel) and compare it with the loss predicted before training."""
+    points = {v: _holdout_point(cfg, v, f) for v, f in fits.items() if f.loss}
+    rows = {r["variant"]: r for r in run_points(list(points.values()), cfg, results, **run_kw)}
+    for variant in points:
+        row = rows.get(variant, {})
+        pred = fits[variant].predict_loss(float(cfg.holdout_budget))
+        actual = row.get("loss")
+        report["variants"][variant]["holdout"] = {
+            **pred, "run": row, "actual": actual, "relative_error": (actual / pred["loss"] - 1) if actual else None,
+            "inside_interval": bool(actual and pred["low"] <= actual <= pred["high"]),
+        }
+
+
+def run_scaling_study(cfg: StudyConfig, *, executor: str = "ray", ray_address: str | None = None, plots: bool = True) -> dict[str, Any]:
+    """Run (or resume) the study and return the report (also written to ``OUT/report.json``)."""
+    if not cfg.data:
+        raise ValueError("a scaling study needs at least one token dataset (data: {variant: uri})")
+    out = Path(cfg.out)
+    results = out / "results.jsonl"
+    rows = run_points(grid_points(cfg), cfg, results, executor=executor, ray_address=ray_address)
+    report: dict[str, Any] = {"config": cfg.to_dict(), "results": str(results), "variants": {}, "comparison": {}}
+    fits: dict[str, StudyFit] = {}
+    for variant in cfg.data:
+        vrows = [r for r in rows if r["variant"] == variant]
+        fit = fit_study(vrows, tolerance=cfg.tolerance, bootstrap=cfg.bootstrap, seed=cfg.seed)
+        fits[variant] = fit
+        laws_path = write_laws(fit, out / variant / "scaling_laws.json", source=f"scaling study {out} variant {variant}")
+        entry: dict[str, Any] = {
+            "runs": {s: sum(r["status"] == s for r in vrows) for s in ("ok", "failed", "diverged", "skipped")},
+            "fit": fit.to_dict(), "laws_file": str(laws_path),
+            "predictions": [fit.predict_loss(c) for c in cfg.predict] if fit.loss else [],
+        }
+        report["variants"][variant] = entry
+        report["comparison"][variant] = allocation_summary(fit)
+        if cfg.install_laws == variant:
+            entry["installed_laws"] = str(write_laws(fit, scaling.LAWS_FILE, source=f"scaling study {out} variant {variant}", allow_shipped=True))
+    if cfg.holdout_budget:
+        _run_holdouts(cfg, fits, report, results, executor=executor, ray_address=ray_address)
+    if plots:
+        from tasks.scaling_plots import write_plots
+
+        report["plots"] = write_plots(read_results(results), fits, report, out / "plots")
+    tmp = out / "report.json.tmp"
+    tmp.write_text(json.dumps(report, indent=1, default=str))
+    tmp.replace(out / "report.json")
+    return report

@@ -1,0 +1,64 @@
+"""A very small end-to-end scaling study on the real Ray cluster: runs recorded (a failed one too, not fatal),
+fits and laws written, a held-out run compared with its prediction, PNG plots exist, a rerun skips finished runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from model import scaling
+from tasks.scaling_study import Shape, StudyConfig, grid_points, read_results, run_scaling_study
+from tests.model.token_fixtures import write_token_dataset
+
+
+def tiny_study(tokens: str, out: Path) -> StudyConfig:
+    # M(L1 d16, seq 32) = 24,576 FLOPs/token: C = 1e7 is ~3 steps of 4 x 32 tokens, 3e7 ~10 steps
+    return StudyConfig(
+        data={"markov": tokens}, out=str(out), budgets=[1e7, 3e7], lr_grid=[3e-3, 1e-2], batch_grid=[4],
+        shapes=[Shape(1, 16, 2), Shape(1, 32, 2), Shape(1, 30, 4)],  # d_model 30 is not divisible by 4 heads: fails
+        hparam_shape=Shape(1, 16, 2), seq_len=32, warmup_steps=1, min_steps=1, eval_batches=1, bootstrap=10, save_checkpoints=False, holdout_budget=6e7,
+    )
+
+
+@pytest.mark.timeout(240)
+def test_tiny_study_end_to_end(ray_cluster, tmp_path) -> None:
+    tokens = write_token_dataset(tmp_path / "tokens", n_train_docs=60, n_val_docs=10)
+    cfg = tiny_study(tokens, tmp_path / "study")
+    shipped = scaling.LAWS_FILE.read_text()
+    report = run_scaling_study(cfg)
+    rows = [r for r in read_results(Path(cfg.out) / "results.jsonl") if r["kind"] != "holdout"]
+    assert len(rows) == len(grid_points(cfg)) == 2 * (2 + 3)
+    failed = [r for r in rows if r["status"] == "failed"]
+    assert {r["d_model"] for r in failed} == {30} and len(failed) == 2
+    assert all("not divisible" in r["error"] for r in failed)
+    ok = [r for r in rows if r["status"] == "ok"]
+    assert len(ok) == 8 and all(r["loss"] > 0 for r in ok)
+    assert all((Path(r["out"]) / "summary.json").exists() for r in ok)
+    entry = report["variants"]["markov"]
+    assert entry["runs"] == {"ok": 8, "failed": 2, "diverged": 0, "skipped": 0}
+    assert entry["fit"]["hyperparameters"] is not None and entry["fit"]["loss"] is not None
+    laws = scaling.load_laws(entry["laws_file"])
+    assert laws["learning_rate"]["exp"] == pytest.approx(entry["fit"]["hyperparameters"]["learning_rate"]["exp"])
+    assert scaling.LAWS_FILE.read_text() == shipped
+    holdout = entry["holdout"]  # trained after the fits: the shape nearest the fitted M_opt, batch / lr from the fitted laws
+    assert holdout["run"]["kind"] == "holdout" and holdout["run"]["status"] == "ok" and holdout["actual"] > 0
+    assert holdout["relative_error"] == pytest.approx(holdout["actual"] / holdout["loss"] - 1)
+    assert json.loads((Path(cfg.out) / "report.json").read_text())["comparison"].keys() == {"markov"}
+    pngs = report["plots"]
+    assert {Path(p).name for p in pngs} >= {"markov-hparam-grid.png", "markov-isoflop.png", "markov-laws.png", "markov-loss.png"}
+    assert all(Path(p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+    # a rerun trains only what did not finish (the two failed runs), keeping one row per run
+    before = len((Path(cfg.out) / "results.jsonl").read_text().splitlines())
+    run_scaling_study(cfg, plots=False)
+    after = len((Path(cfg.out) / "results.jsonl").read_text().splitlines())
+    assert after == before + 2
+    assert len(read_results(Path(cfg.out) / "results.jsonl")) == 11  # + the held-out run
+
+
+def test_config_from_dict_parses_yaml_shapes_and_rejects_unknown_keys() -> None:
+    cfg = StudyConfig.from_dict({"data": "runs/tokens", "budgets": ["1e12", 3e12], "shapes": [{"n_layer": 1, "d_model": 32, "n_head": 2}]})
+    assert cfg.data == {"main": "runs/tokens"} and cfg.budgets == [1e12, 3e12] and cfg.shapes == [Shape(1, 32, 2)]
+    with pytest.raises(ValueError, match="unknown scaling-study settings"):
+        StudyConfig.from_dict({"data": "x", "budget": [1]})
