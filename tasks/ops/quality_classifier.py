@@ -44,13 +44,13 @@ class QualityClassifierConfig:
 
     dim: int = 32
     epoch: int = 5
-    lr: float = 0.5
+    lr: float = 0.2
     word_ngrams: int = 2
     min_count: int = 2
     bucket: int = 1 << 16  # model bytes ~= (vocabulary + bucket) * dim * 4: ~10 MB
     quantize: bool = False
     seed: int = 0
-    threads: int = 2
+    threads: int = 1  # one thread: fastText is only deterministic (and never races to NaN) single-threaded
 
 
 def train_quality_classifier(

@@ -19,13 +19,16 @@ def test_dedup_flow_publishes_table1_artifact(prefect_harness, tmp_path: Path) -
 
     docs, truth = planted_corpus()
     uri = write_docs(str(tmp_path / "in"), docs, shard_size=50)
-    out = dedup_flow([uri], str(tmp_path / "out"), DedupConfig(partitions=2), executor="local")
+    state = dedup_flow([uri], str(tmp_path / "out"), DedupConfig(partitions=2), executor="local", return_state=True)
+    out = state.result()
     assert open_dataset(out).manifest.counts.dropped_total == len(truth)
+    run_id = state.state_details.flow_run_id
 
     async def read() -> dict:
+        # only this flow run's artifacts: other tests of the session publish the same keys
         async with get_client() as client:
             arts = await client.read_artifacts()
-            return {a.key: a.data for a in arts if a.key}
+            return {a.key: a.data for a in arts if a.key and a.flow_run_id == run_id}
 
     import asyncio
 

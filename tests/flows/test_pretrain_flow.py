@@ -18,17 +18,20 @@ def tokens(tmp_path_factory) -> str:
 
 def test_pretrain_flow_publishes_metrics_summary_and_checkpoint(prefect_harness, tokens, tmp_path) -> None:
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
     from flows.pretrain import pretrain_flow
 
     config = dict(seq_len=32, batch_size=2, steps=3, eval_every=3, eval_batches=1, log_every=1, progress=False, tensorboard=False)
-    ckpt = pretrain_flow(tokens, str(tmp_path / "run"), "tiny", config)
+    state = pretrain_flow(tokens, str(tmp_path / "run"), "tiny", config, return_state=True)
+    ckpt = state.result()
     assert ckpt.endswith("step-00000003")
+    run_id = state.state_details.flow_run_id
 
-    async def read(key: str):
+    async def read(key: str):  # this flow run's artifacts only: other tests publish the same keys
         async with get_client() as client:
-            return await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+            return await client.read_artifacts(artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=[key]), flow_run_id=ArtifactFilterFlowRunId(any_=[run_id])))
 
     import asyncio
 
