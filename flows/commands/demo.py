@@ -89,4 +89,9 @@ def register(app: typer.Typer) -> None:
             board.stop()
         finally:
             if prefect_server is not None:
-                prefect_server.stop()
+                try:
+                    from prefect.logging.handlers import APILogWorker
+
+                    APILogWorker.drain_all(timeout=10)  # send the run's last log lines before the server goes away
+                finally:
+                    prefect_server.stop()
