@@ -41,7 +41,7 @@ from flows.sft import sft_flow
 from flows.tokenize import tokenize_flow
 from flows.tokenizer import train_tokenizer_flow
 from flows.validation import ParameterError, require_output
-from storage import content_key, open_dataset
+from storage import content_key, open_dataset, write_bytes_atomic
 
 STAGES = ["ingest", "filter", "dedup", "remix", "train-tokenizer", "tokenize", "pretrain", "sft", "dpo", "eval"]
 
@@ -147,6 +147,9 @@ def data_to_model(
 
     def record(stage: str, value: Any, was_reused: bool) -> bool:
         outputs[stage], reused[stage] = value, was_reused
+        if stage in ("pretrain", "sft", "dpo", "eval"):  # point <out>/<stage>/LATEST at this run, as data stages do
+            run_name = Path(value).relative_to(Path(out) / stage).parts[0]
+            write_bytes_atomic(os.path.join(out, stage, "LATEST"), f"{run_name}\n".encode())
         log.info("%s: %s (%s)", stage, value, "reused" if was_reused else "computed")
         (Path(out) / "pipeline.json").write_text(
             json.dumps({"crawl": crawl, "started_at": started, "outputs": outputs, "reused": reused}, indent=2)
