@@ -14,6 +14,7 @@ makes a 400 MB model) and ``quantize=True`` shrinks it further.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import random
 import re
@@ -28,6 +29,7 @@ from tasks.ops.text_units import CJK_RE
 
 POSITIVE = "__label__hq"
 NEGATIVE = "__label__cc"
+log = logging.getLogger(__name__)
 _SPACE_RE = re.compile(r"\s+")
 
 
@@ -77,18 +79,29 @@ def train_quality_classifier(
         f.write("\n".join(rows) + "\n")
         train_path = f.name
     try:
-        model = fasttext.train_supervised(
-            input=train_path,
-            dim=cfg.dim,
-            epoch=cfg.epoch,
-            lr=cfg.lr,
-            wordNgrams=cfg.word_ngrams,
-            minCount=cfg.min_count,
-            bucket=cfg.bucket,
-            seed=cfg.seed,
-            thread=cfg.threads,
-            verbose=0,
-        )
+        lr = cfg.lr
+        for attempt in range(4):
+            try:
+                model = fasttext.train_supervised(
+                    input=train_path,
+                    dim=cfg.dim,
+                    epoch=cfg.epoch,
+                    lr=lr,
+                    wordNgrams=cfg.word_ngrams,
+                    minCount=cfg.min_count,
+                    bucket=cfg.bucket,
+                    seed=cfg.seed,
+                    thread=cfg.threads,
+                    verbose=0,
+                )
+                break
+            except RuntimeError as e:
+                # fastText's SGD can diverge ("Encountered NaN") on small, repetitive training sets;
+                # retry with half the learning rate rather than fail the stage
+                if "NaN" not in str(e) or attempt == 3:
+                    raise
+                log.warning("quality classifier diverged at lr %.3g; retrying at lr %.3g", lr, lr / 2)
+                lr /= 2
         if cfg.quantize:
             model.quantize(input=train_path, retrain=False)
         model.save_model(out)
