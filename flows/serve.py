@@ -18,6 +18,7 @@ SIGTERM for a long time), then the server, each by its own process group.
 from __future__ import annotations
 
 import ast
+from abc import ABC, abstractmethod
 import os
 import shutil
 import signal
@@ -201,7 +202,7 @@ def _stop_group(proc: subprocess.Popen, timeout: float) -> None:
             continue
 
 
-class _ManagedProcess:
+class _ManagedProcess(ABC):
     """A child process in its own session, logging to ``log_path``; stopped by its process group."""
 
     stop_timeout = 15.0
@@ -220,8 +221,9 @@ class _ManagedProcess:
             )
         return self.proc
 
+    @abstractmethod
     def start(self) -> "_ManagedProcess":
-        raise NotImplementedError
+        """Spawn the process (and wait until it is usable)."""
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
