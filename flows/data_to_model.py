@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import glob
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -41,7 +40,7 @@ from flows.sft import sft_flow
 from flows.tokenize import tokenize_flow
 from flows.tokenizer import train_tokenizer_flow
 from flows.validation import ParameterError, require_output
-from storage import content_key, open_dataset, write_bytes_atomic
+from storage import content_key, file_sha256, open_dataset, write_bytes_atomic
 
 STAGES = ["ingest", "filter", "dedup", "remix", "train-tokenizer", "tokenize", "pretrain", "sft", "dpo", "eval"]
 
@@ -88,14 +87,6 @@ def _crawl_inputs(crawl: str) -> list[str]:
     """The dump folders of a crawl directory (``crawl/dump-*``), else the crawl path itself."""
     dumps = sorted(glob.glob(os.path.join(crawl, "dump-*")))
     return dumps or [crawl]
-
-
-def _file_digest(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _newly_written(uri: str, started: str) -> bool:
@@ -184,11 +175,11 @@ def data_to_model(
     ckpt = pretrain_flow(tokens, run, cfg.preset, dict(cfg.pretrain), cfg.nproc) if not done else _latest(run)
     if record("pretrain", ckpt, done):
         return outputs
-    run, done = _run_dir(out, "sft", cfg.sft, [ckpt, _file_digest(sft_data)])
+    run, done = _run_dir(out, "sft", cfg.sft, [ckpt, file_sha256(sft_data)])
     ckpt = sft_flow(ckpt, run, data=sft_data, tokenizer=tok, config=dict(cfg.sft), nproc=cfg.nproc) if not done else _latest(run)
     if record("sft", ckpt, done):
         return outputs
-    run, done = _run_dir(out, "dpo", cfg.dpo, [ckpt, _file_digest(dpo_data)])
+    run, done = _run_dir(out, "dpo", cfg.dpo, [ckpt, file_sha256(dpo_data)])
     ckpt = dpo_flow(ckpt, run, data=dpo_data, tokenizer=tok, config=dict(cfg.dpo), nproc=cfg.nproc) if not done else _latest(run)
     if record("dpo", ckpt, done):
         return outputs

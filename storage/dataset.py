@@ -81,6 +81,16 @@ def write_bytes_atomic(uri: str, data: bytes) -> None:
     fs.move(tmp, path)
 
 
+def file_sha256(uri: str) -> str:
+    """sha256 of a file (local path or URI), streamed in 1 MiB blocks."""
+    fs, path = filesystem_for(uri)
+    h = hashlib.sha256()
+    with fs.open_input_stream(path) as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def read_bytes(uri: str) -> bytes:
     fs, path = filesystem_for(uri)
     with fs.open_input_stream(path) as f:

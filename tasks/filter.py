@@ -28,6 +28,7 @@ from typing import Any
 import pyarrow as pa
 
 from storage import (
+    file_sha256,
     DOCUMENT_SCHEMA,
     DROPPED_SCHEMA,
     QUARANTINE_SCHEMA,
@@ -43,7 +44,6 @@ from tasks.ops.quality import QualityConfig, QualityFilter
 from tasks.ops.quality_classifier import (
     QualityClassifierConfig,
     QualityScorer,
-    file_sha256,
     train_quality_classifier,
 )
 from tasks.runner import run_units

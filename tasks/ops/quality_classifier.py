@@ -13,7 +13,6 @@ makes a 400 MB model) and ``quantize=True`` shrinks it further.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import random
@@ -110,12 +109,6 @@ def train_quality_classifier(
     return out
 
 
-def file_sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class QualityScorer:
