@@ -20,7 +20,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from flows.dedup import dedup_flow
+from flows.deduplicate import dedup_flow
 from flows.filter import filter_flow
 from flows.ingest import ingest_flow
 from flows.validation import require_output, require_path

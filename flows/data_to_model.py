@@ -29,7 +29,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from pydantic import BaseModel, Field
 
-from flows.dedup import dedup_flow
+from flows.deduplicate import dedup_flow
 from flows.dpo import dpo_flow
 from flows.eval import eval_flow
 from flows.filter import filter_flow

@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
             if no_prefect:
                 uri = run_dedup(inputs, out, cfg, against=against, executor=executor)
             else:
-                from flows.dedup import dedup_flow
+                from flows.deduplicate import dedup_flow
 
                 uri = dedup_flow(inputs, out, cfg, against=against, executor=executor)
         except (DatasetError, ValueError) as e:

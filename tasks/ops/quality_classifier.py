@@ -13,10 +13,13 @@ makes a 400 MB model) and ``quantize=True`` shrinks it further.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
 import re
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -60,9 +63,7 @@ def train_quality_classifier(
     out: str,
     cfg: QualityClassifierConfig | None = None,
 ) -> str:
-    """Train the classifier and save it to ``out``; returns ``out``."""
-    import fasttext
-
+    """Train the classifier (in a child interpreter) and save it to ``out``; returns ``out``."""
     cfg = cfg or QualityClassifierConfig()
     rows = [f"{POSITIVE} {prepare_text(t)}" for t in positive_texts if t and t.strip()]
     n_pos = len(rows)
@@ -78,37 +79,68 @@ def train_quality_classifier(
         f.write("\n".join(rows) + "\n")
         train_path = f.name
     try:
-        lr = cfg.lr
-        for attempt in range(4):
-            try:
-                model = fasttext.train_supervised(
-                    input=train_path,
-                    dim=cfg.dim,
-                    epoch=cfg.epoch,
-                    lr=lr,
-                    wordNgrams=cfg.word_ngrams,
-                    minCount=cfg.min_count,
-                    bucket=cfg.bucket,
-                    seed=cfg.seed,
-                    thread=cfg.threads,
-                    verbose=0,
-                )
-                break
-            except RuntimeError as e:
-                # fastText's SGD can diverge ("Encountered NaN") on small, repetitive training sets;
-                # retry with half the learning rate rather than fail the stage
-                if "NaN" not in str(e) or attempt == 3:
-                    raise
-                log.warning("quality classifier diverged at lr %.3g; retrying at lr %.3g", lr, lr / 2)
-                lr /= 2
-        if cfg.quantize:
-            model.quantize(input=train_path, retrain=False)
-        model.save_model(out)
+        _train_in_subprocess(
+            train_path,
+            out,
+            {
+                "dim": cfg.dim,
+                "epoch": cfg.epoch,
+                "lr": cfg.lr,
+                "wordNgrams": cfg.word_ngrams,
+                "minCount": cfg.min_count,
+                "bucket": cfg.bucket,
+                "seed": cfg.seed,
+                "thread": cfg.threads,
+            },
+            quantize=cfg.quantize,
+        )
     finally:
         os.unlink(train_path)
     return out
 
 
+# Runs in a fresh interpreter (``python -c``): imports only fasttext, so the child needs nothing
+# from the repo. Retries at half the learning rate when SGD diverges ("Encountered NaN").
+_TRAIN_CHILD = r"""
+import json, sys
+import fasttext
+spec = json.loads(sys.argv[1])
+kw = dict(spec["kwargs"])
+for attempt in range(4):
+    try:
+        model = fasttext.train_supervised(input=spec["input"], verbose=0, **kw)
+        break
+    except RuntimeError as e:
+        if "NaN" not in str(e) or attempt == 3:
+            raise
+        print(f"quality classifier diverged at lr {kw['lr']:.3g}; retrying at lr {kw['lr'] / 2:.3g}", file=sys.stderr)
+        kw["lr"] /= 2
+if spec["quantize"]:
+    model.quantize(input=spec["input"], retrain=False)
+model.save_model(spec["out"])
+"""
+
+
+def _train_in_subprocess(train_path: str, out: str, kwargs: dict, *, quantize: bool) -> None:
+    """Train fastText in a child interpreter.
+
+    fastText's trainer sometimes diverged to NaN at every learning rate when it ran inside a
+    long-lived process that had already run torch, Ray and many other native libraries (seen in
+    the full test suite only, never alone; the same data and seed trains fine in a fresh process),
+    and on a hard error it can abort() the whole process. A fresh interpreter isolates both.
+    """
+    spec = {"input": train_path, "out": out, "kwargs": kwargs, "quantize": quantize}
+    proc = subprocess.run(
+        [sys.executable, "-c", _TRAIN_CHILD, json.dumps(spec)],
+        capture_output=True,
+        text=True,
+    )
+    for line in proc.stderr.splitlines():
+        if "diverged" in line:
+            log.warning("%s", line)
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
+        raise RuntimeError(f"fastText quality-classifier training failed (exit {proc.returncode}):\n{tail}")
 
 
 class QualityScorer:

@@ -14,7 +14,7 @@ from tests.dedup.corpus import planted_corpus, write_docs
 def test_dedup_flow_publishes_table1_artifact(prefect_harness, tmp_path: Path) -> None:
     from prefect.client.orchestration import get_client
 
-    from flows.dedup import dedup_flow
+    from flows.deduplicate import dedup_flow
     from tasks.dedup import DedupConfig
 
     docs, truth = planted_corpus()

@@ -53,3 +53,40 @@ def test_entrypoint_problem_reports_missing_file_and_function(tmp_path: Path) ->
     assert entrypoint_problem(DeploymentSpec("a", "flows/y.py:f"), tmp_path) == "flows/y.py does not exist yet"
     assert "defines no function 'f'" in entrypoint_problem(DeploymentSpec("a", "flows/x.py:f"), tmp_path)
     assert entrypoint_problem(DeploymentSpec("s", "flows/smoke.py:smoke_flow"), REPO_ROOT) is None
+
+
+_LOAD_LIKE_A_WORKER = """
+import sys
+from prefect.flows import load_flow_from_entrypoint
+flow = load_flow_from_entrypoint(sys.argv[1])
+print(flow.name)
+"""
+
+
+def test_every_entrypoint_loads_in_a_fresh_process_like_a_worker() -> None:
+    """A worker's flow-run process loads ``flows/<x>.py:<fn>`` with Prefect's script loader, which
+    registers the file under its bare stem when no module of that name is imported yet, and puts
+    ``flows/`` first on sys.path. A flow file named after a top-level package then shadows it in
+    that process (``flows/dedup.py`` as ``dedup`` broke a later ``import tasks.dedup`` with a
+    circular import once ``longterm serve`` had deployed every flow). No stem may be a package
+    name, and each entrypoint must load on its own in a fresh interpreter, as a worker loads it."""
+    import subprocess
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    packages = {p.name for p in REPO_ROOT.iterdir() if (p / "__init__.py").is_file()}
+    specs = load_deployment_specs()
+    for spec in specs:
+        assert Path(spec.path).stem not in packages, f"{spec.path} shadows the top-level package {Path(spec.path).stem!r}"
+
+    def load(spec: DeploymentSpec) -> tuple[str, subprocess.CompletedProcess]:
+        proc = subprocess.run(
+            [sys.executable, "-c", _LOAD_LIKE_A_WORKER, spec.entrypoint],
+            cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+        )
+        return spec.name, proc
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for name, proc in pool.map(load, specs):
+            assert proc.returncode == 0, f"deployment {name} fails to load:\n{proc.stderr[-2000:]}"
+            assert proc.stdout.strip(), name

@@ -1,7 +1,7 @@
 """Prefect flow of the dedup stage: ``dedup_flow`` runs ``tasks.dedup.run_dedup`` and publishes
 the funnel, summary and manifest artifacts plus the DeepSeek-Table-1 style report.
 
-    python -c "from flows.dedup import dedup_flow; dedup_flow(['runs/filter'], 'runs/dedup')"
+    python -c "from flows.deduplicate import dedup_flow; dedup_flow(['runs/filter'], 'runs/dedup')"
     longterm dedup runs/filter --out runs/dedup            # the same through the CLI
 """
 
