@@ -4,8 +4,10 @@ A *stage output* is a folder holding ``manifest.json`` (a dataset, tokenizer or 
 published by storage), ``metrics.jsonl`` (training curves) or ``results.json`` (eval scores).
 When its parent holds ``LATEST`` (a versioned stage root), the parent is the stage and only
 the version ``LATEST`` names is shown; older versions are counted. A *run* is the folder that
-holds stage outputs (``runs/demo`` holds ``runs/demo/filter/``...). Only what the stages
-publish is read; the shapes are in docs/dashboard.md.
+holds stage outputs (``runs/demo`` holds ``runs/demo/filter/``...). A folder holding
+``report.json`` and ``results.jsonl`` is a *scaling study* (tasks/scaling_study.py): it is a run
+of its own, shown from its report and PNG plots, and its many small training runs are not walked.
+Only what the stages publish is read; the shapes are in docs/dashboard.md.
 """
 
 from __future__ import annotations
@@ -48,10 +50,37 @@ class StageView:
 
 
 @dataclass
+class StudyView:
+    """A scaling study's folder: ``report.json`` (fits, comparison, held-out runs) and ``plots/*.png``."""
+
+    path: Path
+    report: dict[str, Any] = field(default_factory=dict)
+    plots: list[Path] = field(default_factory=list)
+    results: int = 0  # rows of results.jsonl (one per grid run)
+    error: str | None = None
+
+
+@dataclass
 class RunView:
     name: str  # relative to the dashboard's root ("." for the root itself)
     path: Path
     stages: list[StageView] = field(default_factory=list)
+    study: StudyView | None = None
+
+
+STUDY_MARKERS = ("report.json", "results.jsonl")
+
+
+def read_study(d: Path) -> StudyView:
+    view = StudyView(path=d)
+    try:
+        view.report = json.loads((d / "report.json").read_text(encoding="utf-8"))
+    except ValueError as e:
+        view.error = f"report.json does not parse: {e}"
+    with open(d / "results.jsonl", encoding="utf-8") as f:
+        view.results = sum(1 for line in f if line.strip())
+    view.plots = sorted((d / "plots").glob("*.png")) if (d / "plots").is_dir() else []
+    return view
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
@@ -80,8 +109,15 @@ def find_runs(root: Path) -> list[RunView]:
     """Walk ``root`` and group stage outputs into runs, in pipeline order."""
     root = root.resolve()
     stages: dict[Path, StageView] = {}
+    studies: list[RunView] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in SKIP_DIRS)
+        if all(m in filenames for m in STUDY_MARKERS):
+            d = Path(dirpath)
+            name = os.path.relpath(d, root)
+            studies.append(RunView(name=name, path=d, study=read_study(d)))
+            dirnames[:] = []  # the study's grid runs are summarised by its report
+            continue
         if not any(m in filenames for m in MARKERS):
             continue
         d = Path(dirpath)
@@ -114,7 +150,7 @@ def find_runs(root: Path) -> list[RunView]:
         runs.setdefault(run_path, RunView(name=name, path=run_path)).stages.append(view)
     for run in runs.values():
         run.stages.sort(key=lambda s: s.sort_key)
-    return sorted(runs.values(), key=lambda r: r.name)
+    return sorted(list(runs.values()) + studies, key=lambda r: r.name)
 
 
 # ----------------------------------------------------------------------------- sampling shards

@@ -3,11 +3,14 @@
 Each stage section shows what its outputs hold (docs/dashboard.md lists the stats read):
 funnel by language and source, document-length histograms, sampled dropped documents,
 the dedup table by number of dumps and cluster sizes, the remix mixture before/after,
-tokenizer compression, token counts, training/validation curves, eval scores.
+tokenizer compression, token counts, training/validation curves, eval scores. A scaling
+study gets a page of its own: the data-quality comparison (allocation exponents per data
+variant), the fitted laws with their uncertainty, the held-out prediction and the PNG plots.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -15,7 +18,7 @@ from urllib.parse import quote
 
 from flows.dashboard import charts
 from flows.dashboard.charts import esc, fmt
-from flows.dashboard.collect import RunView, StageView, dropped_examples, length_samples
+from flows.dashboard.collect import RunView, StageView, StudyView, dropped_examples, length_samples
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:0;color:#222;background:#fafafa}
@@ -258,7 +261,88 @@ def stage_section(view: StageView) -> str:
     return "".join(parts)
 
 
+# ----------------------------------------------------------------------------- scaling study
+
+MAX_PLOT_BYTES = 4 << 20
+
+
+def _law(d: Mapping[str, Any] | None) -> str:
+    """'0.524 ± 0.031 [0.47, 0.58]' for a fitted PowerLaw dict, '-' when not fitted."""
+    if not d:
+        return "-"
+    text = f"{d['exp']:.3f}"
+    if d.get("exp_se") is not None and d["exp_se"] == d["exp_se"]:  # not NaN
+        text += f" ± {d['exp_se']:.3f}"
+    if d.get("exp_ci"):
+        lo, hi = d["exp_ci"]
+        text += f" [{lo:.2f}, {hi:.2f}]"
+    return text
+
+
+def study_comparison_part(study: StudyView) -> str:
+    """One row per data variant: runs, allocation exponents a (M_opt) and b (D_opt), B/lr laws, L(C), held-out."""
+    rows = []
+    for variant, entry in (study.report.get("variants") or {}).items():
+        fit = entry.get("fit") or {}
+        alloc, hp, loss = fit.get("allocation") or {}, fit.get("hyperparameters") or {}, fit.get("loss")
+        runs = entry.get("runs") or {}
+        held = entry.get("holdout") or {}
+        if held.get("actual") is not None:
+            held_text = (f"C={held['compute']:.2g}: predicted {held['loss']:.3f} [{held['low']:.3f}, {held['high']:.3f}], "
+                         f"actual {held['actual']:.3f} ({held['relative_error']:+.1%})")
+        else:
+            held_text = "-"
+        rows.append([
+            variant,
+            " / ".join(str(runs.get(k, 0)) for k in ("ok", "failed", "diverged", "skipped")),
+            _law(alloc.get("model_flops_per_token")), _law(alloc.get("tokens")),
+            _law(hp.get("batch_tokens")), _law(hp.get("learning_rate")),
+            f"{loss['coef']:.3g} · C^{loss['exp']:.3f}" if loss else "-",
+            held_text,
+        ])
+    if not rows:
+        return '<p class="nodata">no variants in report.json</p>'
+    table = _table(["variant", "runs ok / failed / diverged / skipped", "a: M_opt ∝ C^a", "b: D_opt ∝ C^b",
+                    "B_opt exponent", "η_opt exponent", "L(C)", "held-out run"], rows)
+    errors = [f"<li>{esc(v)}: {esc(k)}: {esc(msg)}</li>" for v, e in (study.report.get("variants") or {}).items()
+              for k, msg in ((e.get("fit") or {}).get("errors") or {}).items()]
+    note = ('<p class="muted">Higher-quality data shifts the optimal allocation towards model scale (larger a); '
+            'DeepSeek LLM: a = 0.450 early in-house data, 0.524 current data, 0.578 OpenWebText2.</p>')
+    return "<h3>Data-quality comparison and fitted laws</h3>" + table + note + (
+        f'<p class="muted">not fitted:</p><ul class="muted">{"".join(errors)}</ul>' if errors else "")
+
+
+def study_plots_part(study: StudyView) -> str:
+    imgs = []
+    for png in study.plots:
+        data = png.read_bytes()
+        if len(data) > MAX_PLOT_BYTES:
+            imgs.append(f'<p class="muted">{esc(png.name)}: {len(data)} bytes, too large to inline</p>')
+            continue
+        b64 = base64.b64encode(data).decode("ascii")
+        imgs.append(f'<figure><img alt="{esc(png.stem)}" src="data:image/png;base64,{b64}" style="max-width:640px">'
+                    f'<figcaption class="muted">{esc(png.name)}</figcaption></figure>')
+    return '<div class="grid">' + "".join(imgs) + "</div>" if imgs else '<p class="nodata">no plots yet</p>'
+
+
+def study_section(study: StudyView) -> str:
+    cfg = study.report.get("config") or {}
+    meta = [f"<code>{esc(study.path)}</code>", f"{study.results} grid runs in results.jsonl"]
+    if cfg.get("budgets"):
+        meta.append("budgets " + ", ".join(f"{float(b):.0e}" for b in cfg["budgets"]) + " FLOPs")
+    if cfg.get("shapes"):
+        meta.append(f"{len(cfg['shapes'])} shapes, seq {cfg.get('seq_len')}")
+    parts = ['<section class="stage" id="study"><h2>scaling study</h2>', f'<p class="muted">{" &middot; ".join(meta)}</p>']
+    if study.error:
+        parts.append(f'<p class="err">{esc(study.error)}</p>')
+    parts += [study_comparison_part(study), "<h3>Plots</h3>", study_plots_part(study), "</section>"]
+    return "".join(parts)
+
+
 def run_page(run: RunView) -> str:
+    if run.study is not None:
+        body = f"<h1>Scaling study {esc(run.name)}</h1>"
+        return page(f"study {run.name}", body + study_section(run.study))
     nav = " ".join(f'<a href="#stage-{esc(s.name)}">{esc(s.name)}</a>' for s in run.stages)
     body = f"<h1>Run {esc(run.name)}</h1><p class=\"muted\"><code>{esc(run.path)}</code></p><nav>{nav}</nav>"
     return page(f"run {run.name}", body + "".join(stage_section(s) for s in run.stages))
@@ -270,7 +354,8 @@ def index_page(root: str, runs: list[RunView]) -> str:
                             "metrics.jsonl, results.json).</p>")
     items = "".join(
         f'<li><a href="/run?name={quote(r.name)}">{esc(r.name)}</a> '
-        f'<span class="muted">{", ".join(esc(s.name) for s in r.stages)}</span></li>' for r in runs)
+        f'<span class="muted">{"scaling study" if r.study else ", ".join(esc(s.name) for s in r.stages)}</span></li>'
+        for r in runs)
     return page("runs", f"<h1>Runs under <code>{esc(root)}</code></h1><ul>{items}</ul>")
 
 
