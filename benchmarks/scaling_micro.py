@@ -2,6 +2,9 @@
 
     python -m benchmarks.scaling_micro --out runs/bench/scaling                      # byte tokens of tinyshakespeare
     python -m benchmarks.scaling_micro --data curated=runs/tokens --data raw=runs/tokens-raw
+    # the demo crawl: curated (remix output) vs raw (ingest output) documents, as UTF-8 byte tokens
+    python -m benchmarks.scaling_micro --config configs/scaling_study_demo.yaml --out runs/bench/scaling-demo \
+        --docs curated=runs/study-data/remix --docs raw=runs/study-data/ingest
 
 Without ``--data`` the tokens are bytes (+3, EOS after each paragraph) of ../shared/data's tinyshakespeare:
 variant ``clean``, and ``noisy`` with 30% of paragraphs replaced by random bytes (a stand-in for unfiltered
@@ -51,16 +54,50 @@ def byte_tokens(out: Path, noise: float, seed: int = 0) -> str:
     return w.location
 
 
+def document_byte_tokens(docs_uri: str, out: Path, val_fraction: float = 0.05, seed: int = 0) -> str:
+    """A token dataset of the UTF-8 bytes (+3; EOS 1 after each document) of a documents dataset's texts.
+
+    Bytes keep the output layer small (259 ids), so a tiny shape spends its FLOPs where M counts them.
+    A random ``val_fraction`` of the documents is the validation split.
+    """
+    from storage import InputRef, open_dataset
+
+    ds = open_dataset(docs_uri)
+    texts = ds.read_all("data").column("text").to_pylist()
+    rng = np.random.default_rng(seed)
+    is_val = rng.random(len(texts)) < val_fraction
+    parts: dict[bool, list[np.ndarray]] = {False: [], True: []}
+    for text, val in zip(texts, is_val):
+        b = np.frombuffer(text.encode("utf-8"), dtype=np.uint8).astype(np.uint16) + 3
+        parts[bool(val)].append(np.append(b, np.uint16(1)))
+    w = DatasetWriter(str(out), kind="tokens", stage="tokenize",
+                      config={"bytes": "utf-8+3", "val_fraction": val_fraction, "seed": seed},
+                      inputs=[InputRef(ds.uri, ds.manifest.digest)])
+    if w.is_complete():
+        return w.location
+    train, val = np.concatenate(parts[False]), np.concatenate(parts[True])
+    infos = [write_shard(w.location, "train", 0, pa.table({"tokens": train}), fmt="arrow"),
+             write_shard(w.location, "val", 0, pa.table({"tokens": val}), fmt="arrow", attrs={"lang": "mixed"})]
+    stats = {"vocab_size": 259, "padded_vocab_size": 384, "dtype": "uint16", "eos_id": 1, "bos_id": 2, "tokenizer_digest": "bytes+3",
+             "tokens": {"train": int(len(train)), "val": int(len(val))}}
+    w.commit(infos, Counts(input=len(texts), kept=len(texts)), stats)
+    return w.location
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="runs/bench/scaling")
     p.add_argument("--config", default=str(ROOT / "configs" / "scaling_study_micro.yaml"))
     p.add_argument("--data", action="append", help="VARIANT=URI (repeat for the comparison); default: byte tokens")
+    p.add_argument("--docs", action="append", help="VARIANT=DOCUMENTS_URI: UTF-8 byte tokens of a documents dataset (repeat)")
     p.add_argument("--executor", default="ray")
     a = p.parse_args()
     out = Path(a.out)
-    if a.data:
-        data = dict(d.split("=", 1) for d in a.data)
+    if a.data or a.docs:
+        data = dict(d.split("=", 1) for d in a.data or [])
+        for spec in a.docs or []:
+            variant, uri = spec.split("=", 1)
+            data[variant] = document_byte_tokens(uri, out / f"tokens-{variant}")
     else:
         data = {"clean": byte_tokens(out / "tokens-clean", 0.0), "noisy": byte_tokens(out / "tokens-noisy", 0.3)}
     cfg = load_study_config(a.config, out=str(out / "study"), data=data)

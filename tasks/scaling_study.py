@@ -46,6 +46,12 @@ class Shape:
     def name(self) -> str:
         return f"L{self.n_layer}d{self.d_model}h{self.n_head}"
 
+    @property
+    def ffn_hidden(self) -> int:
+        """8/3 d_model rounded up to a multiple of 8: the FFN that M = 72 n d^2 + 12 n d l counts
+        (the presets' own FFN, e.g. tiny's fixed 192, would make M wrong for every other width)."""
+        return 8 * math.ceil(8 * self.d_model / 3 / 8)
+
 
 @dataclass
 class StudyConfig:
@@ -116,7 +122,8 @@ def _point(cfg: StudyConfig, variant: str, kind: str, budget: float, shape: Shap
     rid = f"{variant}-{kind}-C{budget:.2e}-{shape.name}-b{batch}-lr{lr:.2e}"
     return {
         "id": rid, "variant": variant, "kind": kind, "budget": budget, "data": cfg.data[variant],
-        "n_layer": shape.n_layer, "d_model": shape.d_model, "n_head": shape.n_head, "model_scale": m, "tokens": tokens,
+        "n_layer": shape.n_layer, "d_model": shape.d_model, "n_head": shape.n_head, "ffn_hidden": shape.ffn_hidden,
+        "model_scale": m, "tokens": tokens,
         "batch_size": batch, "batch_tokens": batch * cfg.seq_len, "lr": lr, "steps": max(1, math.ceil(tokens / (batch * cfg.seq_len))),
         "out": str(Path(cfg.out) / variant / "runs" / rid),
     }
@@ -154,7 +161,8 @@ def run_point(point: dict[str, Any], cfg: dict[str, Any]) -> dict[str, Any]:
     try:
         train = TrainConfig(
             data=point["data"], preset=cfg["preset"], out=point["out"], seq_len=cfg["seq_len"], tokens=point["tokens"],
-            model_overrides={"n_layer": point["n_layer"], "d_model": point["d_model"], "n_head": point["n_head"], "n_kv_head": point["n_head"]},
+            model_overrides={"n_layer": point["n_layer"], "d_model": point["d_model"], "n_head": point["n_head"], "n_kv_head": point["n_head"],
+                             "ffn_hidden": point.get("ffn_hidden") or Shape(point["n_layer"], point["d_model"], point["n_head"]).ffn_hidden},
             batch_size=point["batch_size"], micro_batch_size=point["batch_size"], lr=point["lr"], warmup_steps=cfg["warmup_steps"],
             eval_every=10**9, eval_batches=cfg["eval_batches"], log_every=10**9, seed=cfg["seed"], device=cfg["device"],
             ckpt_every_steps=10**9 if cfg["save_checkpoints"] else 0, ckpt_every_minutes=0, keep_last=1,

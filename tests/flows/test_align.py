@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from flows.validation import ParameterError
 
 from model.tokenizer import Tokenizer
+from tests.flows.run_artifacts_of import artifacts_of
 from tests.model.align_fixtures import tiny_model, tiny_tok, tiny_tok_dir, write_tiny_checkpoint  # noqa: F401
 
 
@@ -28,34 +29,34 @@ def write_data(d: Path) -> dict[str, str]:
 
 
 def test_align_flows_publish_artifacts(prefect_harness, tiny_tok: Tokenizer, tiny_tok_dir: str, tmp_path: Path) -> None:
-    from prefect.client.orchestration import get_client
-
     from flows.align import dpo_flow, eval_flow, export_hf_flow, sft_flow
 
     files = write_data(tmp_path)
     init = write_tiny_checkpoint(tmp_path / "pre", tiny_model(tiny_tok.padded_vocab_size), tiny_tok_dir)
-    sft_ckpt = sft_flow(init, str(tmp_path / "sft"), files["chat"],
-                        config={"max_steps": 2, "batch_size": 2, "seq_len": 64, "eval_every": 2, "num_eval_prompts": 1, "eval_max_new_tokens": 4})
+    runs = []
+
+    def run(flow_fn, *args, **kwargs):  # this test's flow runs, to read only their artifacts
+        state = flow_fn(*args, **kwargs, return_state=True)
+        runs.append(state.state_details.flow_run_id)
+        return state.result()
+
+    sft_ckpt = run(sft_flow, init, str(tmp_path / "sft"), files["chat"],
+                   config={"max_steps": 2, "batch_size": 2, "seq_len": 64, "eval_every": 2, "num_eval_prompts": 1, "eval_max_new_tokens": 4})
     assert sft_ckpt.endswith("step-00000002")
-    dpo_ckpt = dpo_flow(sft_ckpt, str(tmp_path / "dpo"), files["prefs"], tiny_tok_dir,
+    dpo_ckpt = run(dpo_flow, sft_ckpt, str(tmp_path / "dpo"), files["prefs"], tiny_tok_dir,
                         config={"max_steps": 2, "batch_size": 2, "max_len": 64, "eval_fraction": 0.25, "eval_every": 2})
-    doc = eval_flow(dpo_ckpt, str(tmp_path / "eval"), f"mc:toy={files['mc']}", config={"batch_size": 2})
+    doc = run(eval_flow, dpo_ckpt, str(tmp_path / "eval"), f"mc:toy={files['mc']}", config={"batch_size": 2})
     assert doc["results"]["toy"]["base"]["n"] == 2 and doc["tasks"]["toy"]["n"] == 2
     with pytest.raises(ParameterError, match="parameter 'config': .*nonsense"):
         eval_flow(dpo_ckpt, str(tmp_path / "eval2"), f"mc:toy={files['mc']}", config={"nonsense": 1})
     with pytest.raises(ParameterError, match="parameter 'checkpoint'"):
         sft_flow(str(tmp_path / "no-such-run"), str(tmp_path / "x"), files["chat"])
-    export = export_hf_flow(dpo_ckpt, str(tmp_path / "hf"))
+    export = run(export_hf_flow, dpo_ckpt, str(tmp_path / "hf"))
     assert (Path(export) / "model.safetensors").is_file()
 
-    import asyncio
-
-    async def keys() -> set[str]:
-        async with get_client() as client:
-            return {a.key for a in await client.read_artifacts() if a.key}
-
-    found = asyncio.run(keys())
-    assert {"sft-training-summary", "sft-curve", "sft-data", "dpo-curve", "dpo-data", "eval-scores", "eval-results", "export-hf"} <= found
+    arts = artifacts_of(*runs)
+    assert {"sft-training-summary", "sft-curve", "sft-data", "dpo-curve", "dpo-data", "eval-scores", "eval-results", "export-hf"} <= set(arts)
+    assert len(runs) == 4 and any("toy" in json.dumps(row) for row in arts["eval-results"])
 
 
 def test_cli_eval_and_export_without_prefect(tiny_tok: Tokenizer, tiny_tok_dir: str, tmp_path: Path) -> None:

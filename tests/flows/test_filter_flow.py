@@ -9,27 +9,27 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from storage import open_dataset
+from tests.flows.run_artifacts_of import artifacts_of
 from tests.tasks.filter_samples import EN_SENTENCES, ZH_SENTENCES
 from tests.tasks.test_filter import DOCS, make_documents
 
 
 def test_filter_flow_publishes_funnel_artifacts(prefect_harness, ray_cluster, tmp_path: Path) -> None:
-    from prefect.client.orchestration import get_client
-
     from flows.filter import filter_flow
 
     src = make_documents(tmp_path / "in")
-    uri = filter_flow(src, str(tmp_path / "out"), {"langid": {"keep": ["en", "zh"]}})
+    state = filter_flow(src, str(tmp_path / "out"), {"langid": {"keep": ["en", "zh"]}}, return_state=True)
+    uri = state.result()
     m = open_dataset(uri).manifest
     assert m.counts.input == len(DOCS) and m.counts.is_conserved()
 
-    import asyncio
-
-    async def keys() -> set[str]:
-        async with get_client() as client:
-            return {a.key for a in await client.read_artifacts()}
-
-    assert {"filter-funnel", "filter-summary", "filter-manifest"} <= asyncio.run(keys())
+    arts = artifacts_of(state.state_details.flow_run_id)
+    assert {"filter-funnel", "filter-summary", "filter-manifest"} <= set(arts)
+    funnel = {(r["scope"], r["name"]): r for r in arts["filter-funnel"]}
+    whole = funnel[("all", "filter")]
+    assert (whole["input"], whole["kept"], whole["dropped"]) == (len(DOCS), m.counts.kept, m.counts.dropped_total)
+    assert {name for scope, name in funnel if scope == "lang"} == set(m.stats["by_lang"])
+    assert sum(r["input"] for (scope, _), r in funnel.items() if scope == "lang") == len(DOCS)
 
 
 def test_cli_filter_without_prefect_and_classifier_training(ray_cluster, tmp_path: Path) -> None:

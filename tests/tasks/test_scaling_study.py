@@ -62,3 +62,18 @@ def test_config_from_dict_parses_yaml_shapes_and_rejects_unknown_keys() -> None:
     assert cfg.data == {"main": "runs/tokens"} and cfg.budgets == [1e12, 3e12] and cfg.shapes == [Shape(1, 32, 2)]
     with pytest.raises(ValueError, match="unknown scaling-study settings"):
         StudyConfig.from_dict({"data": "x", "budget": [1]})
+
+
+@pytest.mark.parametrize("shape", [Shape(1, 48, 2), Shape(2, 96, 4), Shape(4, 192, 6)])
+def test_grid_runs_build_the_model_the_flop_count_describes(shape: Shape) -> None:
+    """M = 72 n d^2 + 12 n d l counts an FFN of 8/3 d: the model a grid point trains must have it
+    (the base preset's own FFN width, tiny's fixed 192, once made every point's M wrong)."""
+    from model.llama import ModelConfig, Transformer
+
+    (point,) = [p for p in grid_points(StudyConfig(data={"v": "x"}, budgets=[1e9], lr_grid=[], batch_grid=[], shapes=[shape], seq_len=64))]
+    cfg = ModelConfig.from_preset("tiny", vocab_size=256, n_layer=point["n_layer"], d_model=point["d_model"],
+                                  n_head=point["n_head"], n_kv_head=point["n_head"], ffn_hidden=point["ffn_hidden"])
+    model = Transformer(cfg)
+    matmul = sum(p.numel() for name, p in model.named_parameters() if p.dim() == 2 and "layers" in name)
+    assert 6 * matmul == 72 * shape.n_layer * shape.d_model**2
+    assert point["model_scale"] == 6 * matmul + 12 * shape.n_layer * shape.d_model * 64

@@ -1,0 +1,29 @@
+"""Read the artifacts of given flow runs only: the Prefect harness is shared by the whole test
+session, so other tests publish the same keys."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+from uuid import UUID
+
+
+def artifacts_of(*flow_run_ids: UUID) -> dict[str, Any]:
+    """``{key: data}`` of the keyed artifacts that these flow runs (or their task runs) created;
+    JSON table data is decoded."""
+    from prefect.client.orchestration import get_client
+
+    async def read() -> dict[str, Any]:
+        async with get_client() as client:
+            arts = await client.read_artifacts()
+        out = {}
+        for a in arts:
+            if a.key and a.flow_run_id in flow_run_ids:
+                data = a.data
+                if a.type == "table" and isinstance(data, str):
+                    data = json.loads(data)
+                out[a.key] = data
+        return out
+
+    return asyncio.run(read())
