@@ -160,20 +160,28 @@ class IsoFlopMinimum:
     model_scale: float  # M at the vertex
     loss: float  # loss at the vertex
     quadratic: list[float] | None  # loss = q0 (ln M)^2 + q1 ln M + q2; None when it fell back to the best run
-    n: int
+    n: int  # runs the parabola was fitted to (all of the budget's runs when it fell back)
 
 
-def isoflop_minimum(budget: float, model_scale: Sequence[float], loss: Sequence[float]) -> IsoFlopMinimum:
-    """Vertex of a parabola in ln M through one budget's IsoFLOP runs (the best run when it is not convex
-    or the vertex falls outside the sampled range)."""
-    lm, y = np.log(np.asarray(model_scale, dtype=float)), np.asarray(loss, dtype=float)
+def isoflop_minimum(budget: float, model_scale: Sequence[float], loss: Sequence[float], window: int = 2) -> IsoFlopMinimum:
+    """Vertex of a parabola in ln M through one budget's IsoFLOP runs near the best one (the best run and
+    up to ``window`` neighbours on each side in M), or the best run itself when that parabola is not
+    convex or its vertex falls outside the points it was fitted to (an optimum at the edge of the grid).
+
+    A local fit keeps shapes far from the optimum (a wide grid, badly undertrained big models) from
+    dragging the vertex: a parabola is only a good description of the profile near its minimum."""
+    order = np.argsort(np.asarray(model_scale, dtype=float))
+    lm = np.log(np.asarray(model_scale, dtype=float))[order]
+    y = np.asarray(loss, dtype=float)[order]
     best = int(np.argmin(y))
-    if len(lm) >= 3 and len(set(lm.tolist())) >= 3:
-        q = np.polyfit(lm, y, 2)
+    lo, hi = max(0, best - window), min(len(lm), best + window + 1)
+    lm_w, y_w = lm[lo:hi], y[lo:hi]
+    if len(lm_w) >= 3 and len(set(lm_w.tolist())) >= 3:
+        q = np.polyfit(lm_w, y_w, 2)
         if q[0] > 0:
             vertex = -q[1] / (2 * q[0])
-            if lm.min() <= vertex <= lm.max():
-                return IsoFlopMinimum(budget, float(math.exp(vertex)), float(np.polyval(q, vertex)), [float(v) for v in q], len(lm))
+            if lm_w.min() <= vertex <= lm_w.max():
+                return IsoFlopMinimum(budget, float(math.exp(vertex)), float(np.polyval(q, vertex)), [float(v) for v in q], len(lm_w))
     return IsoFlopMinimum(budget, float(math.exp(lm[best])), float(y[best]), None, len(lm))
 
 

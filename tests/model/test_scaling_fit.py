@@ -71,6 +71,19 @@ def test_isoflop_vertex_and_fallback() -> None:
     assert concave.quadratic is None and concave.model_scale == pytest.approx(m[-1])  # not convex: the best run
 
 
+def test_isoflop_vertex_is_fitted_near_the_best_run() -> None:
+    """A profile that is a parabola near its minimum but rises steeply far from it (big shapes trained for
+    a handful of steps): the local fit finds the vertex, a parabola through every point would not."""
+    lm = np.linspace(0, 6, 7)
+    loss = 0.1 * (lm - 1.7) ** 2 + 3 + np.where(lm > 4, (lm - 4) ** 3, 0.0)
+    v = isoflop_minimum(1.0, np.exp(lm)[::-1], loss[::-1])  # any order
+    assert math.log(v.model_scale) == pytest.approx(1.7, abs=1e-6) and v.n == 5
+    everything = np.polyfit(lm, loss, 2)
+    assert abs(-everything[1] / (2 * everything[0]) - 1.7) > 0.2  # e^0.27 = 1.3x off in M
+    edge = isoflop_minimum(1.0, np.exp(lm), 3 + lm)  # best at the smallest shape: the optimum is off the grid
+    assert edge.quadratic is None and edge.model_scale == pytest.approx(1.0)
+
+
 def test_fitter_recovers_known_exponents_from_noisy_synthetic_study() -> None:
     fit = fit_study(synthetic_rows())
     assert fit.errors == {}
