@@ -13,28 +13,15 @@ Rerunning with the same ``out`` resumes from its latest checkpoint (a finished r
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from model.checkpoint import resolve_checkpoint
 from model.pretrain import TrainConfig, main, train_flags
-
-
-def torchrun_command(cfg: TrainConfig, nproc: int) -> list[str]:
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", "-m", "model.pretrain", *train_flags(cfg)]
+from tasks.launch import launch_training
 
 
 def run_pretrain(cfg: TrainConfig, *, nproc: int = 1) -> str:
-    if nproc <= 1:
-        main(cfg)
-    else:
-        cmd = torchrun_command(cfg, nproc)
-        proc = subprocess.run(cmd)
-        if proc.returncode != 0:
-            raise RuntimeError(f"torchrun with {nproc} processes exited with {proc.returncode}; see its log above and {cfg.out}/metrics.jsonl")
-    return str(resolve_checkpoint(cfg.out))
+    return launch_training("model.pretrain", main, cfg, nproc=nproc, flags=train_flags(cfg))
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from model.pretrain import TrainConfig, config_from_args, train_flags
-from tasks.pretrain import metrics_table, run_pretrain, torchrun_command
+from tasks.launch import torchrun_command
+from tasks.pretrain import metrics_table, run_pretrain
 from tests.model.token_fixtures import write_token_dataset
 
 
@@ -11,7 +12,7 @@ def test_flags_round_trip_for_torchrun() -> None:
     cfg = TrainConfig(data="d", out="o", preset="demo", model_overrides={"n_layer": 3, "norm_eps": 1e-5}, tokens=2e6, lr=3e-4,
                       activation_checkpointing=True, progress=False, extend_from="prev")
     assert config_from_args(train_flags(cfg)) == cfg
-    cmd = torchrun_command(cfg, 4)
+    cmd = torchrun_command("model.pretrain", train_flags(cfg), 4)
     assert cmd[1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=4"] and "--no-progress" in cmd
 
 
