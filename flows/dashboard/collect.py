@@ -22,7 +22,7 @@ from typing import Any
 
 from storage import Dataset, DatasetError, Manifest, open_dataset
 
-STAGE_ORDER = ["smoke", "ingest", "filter", "dedup", "remix", "tokenizer", "train_tokenizer", "tokenize",
+STAGE_ORDER = ["smoke", "ingest", "filter", "dedup", "dedup_index", "remix", "tokenizer", "train_tokenizer", "tokenize",
                "pretrain", "sft", "dpo", "eval"]
 MARKERS = ("manifest.json", "metrics.jsonl", "results.json")
 SKIP_DIRS = {"data", "dropped", "quarantine", "train", "val", "__pycache__", "prefect", "node_modules"}
@@ -146,6 +146,10 @@ def find_runs(root: Path) -> list[RunView]:
     runs: dict[Path, RunView] = {}
     for view in stages.values():
         run_path = view.root.parent if view.root != root else root
+        # a versioned output kept inside another stage's root (dedup's OUT/index beside OUT/dedup-<key>)
+        # belongs to that stage's run, not to a run named after the stage
+        while run_path != root and (run_path / "LATEST").is_file() and run_path.is_relative_to(root):
+            run_path = run_path.parent
         name = os.path.relpath(run_path, root) if run_path.is_relative_to(root) else str(run_path)
         runs.setdefault(run_path, RunView(name=name, path=run_path)).stages.append(view)
     for run in runs.values():

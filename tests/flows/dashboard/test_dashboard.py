@@ -106,3 +106,20 @@ def test_http_routes(runs_root: Path) -> None:
         assert get("/healthz") == (200, "ok")
     finally:
         server.stop()
+
+
+def test_a_versioned_output_inside_a_stage_root_belongs_to_the_run(tmp_path: Path) -> None:
+    """dedup writes OUT/dedup-<key>/ and its index OUT/index/dedup_index-<key>/ (itself versioned):
+    the index is a stage of the same run, not a run named "dedup"."""
+    import pyarrow as pa
+
+    from storage import Counts, DatasetWriter, write_shard
+
+    build_run(tmp_path / "demo")
+    w = DatasetWriter(str(tmp_path / "demo" / "dedup" / "index"), kind="dedup_index", stage="dedup_index", config={"bands": 16})
+    info = write_shard(w.location, "data", 0, pa.table({"band": [0], "bucket": ["ab"], "id": ["x"]}))
+    w.commit([info], Counts(input=1, kept=1), {})
+    runs = find_runs(tmp_path)
+    assert [r.name for r in runs] == ["demo"]
+    names = [s.name for s in runs[0].stages]
+    assert names.index("dedup_index") == names.index("dedup") + 1
