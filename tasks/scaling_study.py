@@ -4,7 +4,9 @@
 For every data variant and compute budget C:
 - hyperparameter grid: every (batch size, learning rate) of ``batch_grid`` x ``lr_grid`` on one shape
   (``hparam_shape``, default: the shape in ``shapes`` nearest to the planner's M_opt(C)), D = C / M tokens;
-- IsoFLOP profile: every shape in ``shapes`` trained to the same C (D = C / M), batch and lr from the planner.
+- IsoFLOP profile: every shape in ``shapes`` trained to the same C (D = C / M), batch and lr from the planner
+  (``isoflop_hparams: planner``) or, as DeepSeek did, from the B_opt(C) / eta_opt(C) laws this study fitted
+  on its own hyperparameter grid (``isoflop_hparams: fitted``: the grid runs first, then the profiles).
 Each grid point is a normal ``model.pretrain.main`` run with its own directory (metrics, checkpoint,
 summary) under ``OUT/<variant>/runs/<id>``; a failed or diverged run becomes a row with ``status`` and
 ``error``. Rows go to ``OUT/results.jsonl`` as runs finish (a rerun skips finished rows). Then
@@ -28,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from model import scaling
-from model.scaling_fit import NEAR_OPTIMAL_TOLERANCE, StudyFit, fit_study, write_laws
+from model.scaling_fit import NEAR_OPTIMAL_TOLERANCE, HyperparameterFit, StudyFit, fit_hyperparameters, fit_study, write_laws
 
 log = logging.getLogger("longterm.scaling_study")
 
@@ -62,6 +64,7 @@ class StudyConfig:
     batch_grid: list[int] = field(default_factory=lambda: [4, 8, 16])  # global batch, sequences
     shapes: list[Shape] = field(default_factory=lambda: [Shape(1, 32, 2), Shape(2, 48, 2), Shape(2, 64, 4), Shape(3, 96, 4)])
     hparam_shape: Shape | None = None
+    isoflop_hparams: str = "planner"  # "planner" (configs/scaling_laws.json) or "fitted" (this study's grid, per variant)
     preset: str = "tiny"  # base ModelConfig (vocab comes from the data)
     seq_len: int = 64
     warmup_steps: int = 10
@@ -137,17 +140,35 @@ def _hparam_shape(cfg: StudyConfig, budget: float) -> Shape:
     return min(cfg.shapes, key=lambda s: abs(math.log(s.model_scale(cfg.seq_len) / m_opt)))
 
 
-def grid_points(cfg: StudyConfig) -> list[dict[str, Any]]:
-    """Every run of the study (hyperparameter grids, then IsoFLOP profiles), for every data variant."""
+def hparam_points(cfg: StudyConfig, variants: list[str] | None = None) -> list[dict[str, Any]]:
+    """The hyperparameter grid runs: every (batch, lr) on one shape per budget."""
     points = []
-    for variant in cfg.data:
+    for variant in variants or list(cfg.data):
         for c in cfg.budgets:
             shape = _hparam_shape(cfg, c)
             points += [_point(cfg, variant, "hparam", c, shape, b, lr) for b in cfg.batch_grid for lr in cfg.lr_grid]
-            for s in cfg.shapes:
-                plan = scaling.plan(compute=c, seq_len=cfg.seq_len)
-                points.append(_point(cfg, variant, "isoflop", c, s, max(1, plan.batch_sequences), plan.learning_rate))
     return points
+
+
+def isoflop_points(cfg: StudyConfig, variants: list[str] | None = None, fits: dict[str, HyperparameterFit] | None = None) -> list[dict[str, Any]]:
+    """The IsoFLOP runs: every shape at every budget, batch and lr from ``fits[variant]`` when given, else the planner."""
+    points = []
+    for variant in variants or list(cfg.data):
+        fit = (fits or {}).get(variant)
+        for c in cfg.budgets:
+            if fit is not None:
+                batch = max(1, round(float(fit.batch_tokens(c)) / cfg.seq_len))
+                lr = float(fit.learning_rate(c))
+            else:
+                plan = scaling.plan(compute=c, seq_len=cfg.seq_len)
+                batch, lr = max(1, plan.batch_sequences), plan.learning_rate
+            points += [_point(cfg, variant, "isoflop", c, s, batch, lr) for s in cfg.shapes]
+    return points
+
+
+def grid_points(cfg: StudyConfig, fits: dict[str, HyperparameterFit] | None = None) -> list[dict[str, Any]]:
+    """Every run of the study (hyperparameter grids, then IsoFLOP profiles), for every data variant."""
+    return [p for v in cfg.data for p in hparam_points(cfg, [v]) + isoflop_points(cfg, [v], fits)]
 
 
 def run_point(point: dict[str, Any], cfg: dict[str, Any]) -> dict[str, Any]:
@@ -281,9 +302,21 @@ def run_scaling_study(cfg: StudyConfig, *, executor: str = "ray", ray_address: s
     """Run (or resume) the study and return the report (also written to ``OUT/report.json``)."""
     if not cfg.data:
         raise ValueError("a scaling study needs at least one token dataset (data: {variant: uri})")
+    if cfg.isoflop_hparams not in ("planner", "fitted"):
+        raise ValueError(f"isoflop_hparams must be 'planner' or 'fitted', got {cfg.isoflop_hparams!r}")
     out = Path(cfg.out)
     results = out / "results.jsonl"
-    rows = run_points(grid_points(cfg), cfg, results, executor=executor, ray_address=ray_address)
+    hp_fits: dict[str, HyperparameterFit] | None = None
+    if cfg.isoflop_hparams == "fitted":
+        hp_rows = run_points(hparam_points(cfg), cfg, results, executor=executor, ray_address=ray_address)
+        hp_fits = {}
+        for variant in cfg.data:
+            try:
+                hp_fits[variant] = fit_hyperparameters([r for r in hp_rows if r["variant"] == variant],
+                                                       tolerance=cfg.tolerance, bootstrap=0, seed=cfg.seed)
+            except ValueError as e:
+                log.warning("variant %s: no fitted hyperparameters (%s); IsoFLOP runs use the planner's", variant, e)
+    rows = run_points(grid_points(cfg, hp_fits), cfg, results, executor=executor, ray_address=ray_address)
     report: dict[str, Any] = {"config": cfg.to_dict(), "results": str(results), "variants": {}, "comparison": {}}
     fits: dict[str, StudyFit] = {}
     for variant in cfg.data:

@@ -77,3 +77,35 @@ def test_grid_runs_build_the_model_the_flop_count_describes(shape: Shape) -> Non
     matmul = sum(p.numel() for name, p in model.named_parameters() if p.dim() == 2 and "layers" in name)
     assert 6 * matmul == 72 * shape.n_layer * shape.d_model**2
     assert point["model_scale"] == 6 * matmul + 12 * shape.n_layer * shape.d_model * 64
+
+
+def test_isoflop_runs_can_use_the_hyperparameters_the_study_fitted(tmp_path: Path) -> None:
+    """isoflop_hparams: fitted: the grid runs first, B_opt(C) / eta_opt(C) are fitted per variant, and the
+    IsoFLOP runs use them (DeepSeek's order). Results of a known optimum answer the grid, so nothing trains:
+    a point the study computed differently would be trained on a missing dataset and fail."""
+    from model.scaling_fit import fit_hyperparameters
+    from tasks.scaling_study import hparam_points, isoflop_points
+
+    cfg = StudyConfig(data={"v": str(tmp_path / "no-such-tokens")}, out=str(tmp_path / "study"), budgets=[1e9, 1e10, 1e11],
+                      lr_grid=[1e-3, 4e-3, 1.6e-2], batch_grid=[4, 16, 64], shapes=[Shape(1, 16, 2), Shape(1, 32, 2), Shape(2, 32, 2)],
+                      hparam_shape=Shape(1, 16, 2), seq_len=32, bootstrap=0, isoflop_hparams="fitted")
+
+    def best(c: float) -> tuple[int, float]:  # the optimum moves with the budget: bigger batch, smaller lr
+        return {1e9: (4, 1.6e-2), 1e10: (16, 4e-3), 1e11: (64, 1e-3)}[c]
+
+    hp = [{**p, "status": "ok", "loss": 3.0 if (p["batch_size"], p["lr"]) == best(p["budget"]) else 3.5} for p in hparam_points(cfg)]
+    fits = {"v": fit_hyperparameters(hp, bootstrap=0)}
+    assert fits["v"].learning_rate.exp == pytest.approx(-0.602, abs=0.01)  # lr / 4 per 10x C
+    iso = isoflop_points(cfg, fits=fits)
+    for p in iso:
+        assert (p["batch_size"], p["lr"]) == (best(p["budget"])[0], pytest.approx(best(p["budget"])[1], rel=1e-6))
+    iso_rows = [{**p, "status": "ok", "loss": 3.0 + abs(p["d_model"] - 32) / 100 + p["n_layer"] / 50} for p in iso]
+    Path(cfg.out).mkdir(parents=True)
+    (Path(cfg.out) / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in hp + iso_rows))
+
+    report = run_scaling_study(cfg, executor="local", plots=False)
+    assert report["variants"]["v"]["runs"] == {"ok": len(hp) + len(iso), "failed": 0, "diverged": 0, "skipped": 0}
+    assert {r["id"] for r in read_results(Path(cfg.out) / "results.jsonl")} == {p["id"] for p in hp + iso}
+
+    with pytest.raises(ValueError, match="isoflop_hparams"):
+        run_scaling_study(StudyConfig(data={"v": "x"}, out=str(tmp_path / "bad"), isoflop_hparams="guess"))
