@@ -161,6 +161,7 @@ class IsoFlopMinimum:
     loss: float  # loss at the vertex
     quadratic: list[float] | None  # loss = q0 (ln M)^2 + q1 ln M + q2; None when it fell back to the best run
     n: int  # runs the parabola was fitted to (all of the budget's runs when it fell back)
+    fitted_range: list[float] | None = None  # [min M, max M] of the runs the parabola was fitted to
 
 
 def isoflop_minimum(budget: float, model_scale: Sequence[float], loss: Sequence[float], window: int = 2) -> IsoFlopMinimum:
@@ -181,7 +182,8 @@ def isoflop_minimum(budget: float, model_scale: Sequence[float], loss: Sequence[
         if q[0] > 0:
             vertex = -q[1] / (2 * q[0])
             if lm_w.min() <= vertex <= lm_w.max():
-                return IsoFlopMinimum(budget, float(math.exp(vertex)), float(np.polyval(q, vertex)), [float(v) for v in q], len(lm_w))
+                return IsoFlopMinimum(budget, float(math.exp(vertex)), float(np.polyval(q, vertex)), [float(v) for v in q], len(lm_w),
+                                      [float(math.exp(lm_w.min())), float(math.exp(lm_w.max()))])
     return IsoFlopMinimum(budget, float(math.exp(lm[best])), float(y[best]), None, len(lm))
 
 

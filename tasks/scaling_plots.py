@@ -72,12 +72,13 @@ def plot_isoflop(rows: list[dict[str, Any]], variant: str, fit: StudyFit, path: 
         g = sorted((r for r in iso if r["budget"] == c), key=lambda r: r["model_scale"])
         line = ax.plot([r["model_scale"] for r in g], [r["loss"] for r in g], "o", label=f"C={c:.1e}")[0]
         m = minima.get(c)
-        if m and m.quadratic:
-            xs = np.linspace(math.log(g[0]["model_scale"]), math.log(g[-1]["model_scale"]), 50)
+        if m and m.quadratic:  # drawn over the runs it was fitted to (the best run and its neighbours)
+            lo, hi = m.fitted_range or (g[0]["model_scale"], g[-1]["model_scale"])
+            xs = np.linspace(math.log(lo), math.log(hi), 50)
             ax.plot(np.exp(xs), np.polyval(m.quadratic, xs), "-", color=line.get_color(), alpha=0.7)
         if m:
             ax.plot([m.model_scale], [m.loss], "*", color=line.get_color(), markersize=14, alpha=0.6)
-    ax.set(xscale="log", xlabel="model scale M (non-embedding FLOPs/token)", ylabel="val loss", title=f"{variant}: IsoFLOP profiles (star: parabola vertex)")
+    ax.set(xscale="log", xlabel="model scale M (non-embedding FLOPs/token)", ylabel="val loss", title=f"{variant}: IsoFLOP profiles (star: vertex of a local parabola)")
     from matplotlib.ticker import NullFormatter
 
     ax.xaxis.set_minor_formatter(NullFormatter())

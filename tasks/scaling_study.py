@@ -338,7 +338,9 @@ def run_scaling_study(cfg: StudyConfig, *, executor: str = "ray", ray_address: s
     if plots:
         from tasks.scaling_plots import write_plots
 
-        report["plots"] = write_plots(read_results(results), fits, report, out / "plots")
+        # this config's runs only: results.jsonl keeps rows of shapes or budgets an earlier config had
+        current = {r["id"] for r in rows} | {(e.get("holdout") or {}).get("run", {}).get("id") for e in report["variants"].values()}
+        report["plots"] = write_plots([r for r in read_results(results) if r["id"] in current], fits, report, out / "plots")
     tmp = out / "report.json.tmp"
     tmp.write_text(json.dumps(report, indent=1, default=str))
     tmp.replace(out / "report.json")

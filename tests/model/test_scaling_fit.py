@@ -77,7 +77,7 @@ def test_isoflop_vertex_is_fitted_near_the_best_run() -> None:
     lm = np.linspace(0, 6, 7)
     loss = 0.1 * (lm - 1.7) ** 2 + 3 + np.where(lm > 4, (lm - 4) ** 3, 0.0)
     v = isoflop_minimum(1.0, np.exp(lm)[::-1], loss[::-1])  # any order
-    assert math.log(v.model_scale) == pytest.approx(1.7, abs=1e-6) and v.n == 5
+    assert math.log(v.model_scale) == pytest.approx(1.7, abs=1e-6) and v.n == 5 and v.fitted_range == pytest.approx([math.exp(0), math.exp(4)])
     everything = np.polyfit(lm, loss, 2)
     assert abs(-everything[1] / (2 * everything[0]) - 1.7) > 0.2  # e^0.27 = 1.3x off in M
     edge = isoflop_minimum(1.0, np.exp(lm), 3 + lm)  # best at the smallest shape: the optimum is off the grid
