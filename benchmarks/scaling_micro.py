@@ -31,27 +31,38 @@ ROOT = Path(__file__).resolve().parents[1]
 SHAKESPEARE = ROOT.parent / "shared" / "data" / "text_en_tinyshakespeare" / "input.txt.gz"
 
 
+def _as_bytes(text: str) -> np.ndarray:
+    """UTF-8 bytes + 3, then EOS (1): ids 3..258 are bytes, 0..2 pad/EOS/BOS."""
+    return np.append(np.frombuffer(text.encode("utf-8"), dtype=np.uint8).astype(np.uint16) + 3, np.uint16(1))
+
+
+def _write_byte_tokens(w: DatasetWriter, train_docs: list[np.ndarray], val_docs: list[np.ndarray], val_lang: str) -> str:
+    """Publish one train and one val shard of byte tokens (``w`` already checked as not complete)."""
+    train, val = np.concatenate(train_docs), np.concatenate(val_docs)
+    infos = [write_shard(w.location, "train", 0, pa.table({"tokens": train}), fmt="arrow"),
+             write_shard(w.location, "val", 0, pa.table({"tokens": val}), fmt="arrow", attrs={"lang": val_lang})]
+    stats = {"vocab_size": 259, "padded_vocab_size": 384, "dtype": "uint16", "eos_id": 1, "bos_id": 2, "tokenizer_digest": "bytes+3",
+             "tokens": {"train": int(len(train)), "val": int(len(val))}}
+    n = len(train_docs) + len(val_docs)
+    w.commit(infos, Counts(input=n, kept=n), stats)
+    return w.location
+
+
 def byte_tokens(out: Path, noise: float, seed: int = 0) -> str:
     """A token dataset of UTF-8 bytes (+3; EOS 1 after each paragraph); ``noise`` of paragraphs replaced by random bytes."""
+    w = DatasetWriter(str(out), kind="tokens", stage="tokenize", config={"bytes": "tinyshakespeare", "noise": noise, "seed": seed})
+    if w.is_complete():
+        return w.location
     paragraphs = [p for p in gzip.open(SHAKESPEARE, "rt", encoding="utf-8").read().split("\n\n") if p.strip()]
     rng = np.random.default_rng(seed)
     docs = []
     for p in paragraphs:
-        b = np.frombuffer(p.encode("utf-8"), dtype=np.uint8).astype(np.uint16) + 3
+        b = _as_bytes(p)
         if rng.random() < noise:
-            b = rng.integers(3, 259, size=len(b)).astype(np.uint16)
-        docs.append(np.append(b, np.uint16(1)))
+            b[:-1] = rng.integers(3, 259, size=len(b) - 1)
+        docs.append(b)
     n_val = len(docs) // 20
-    w = DatasetWriter(str(out), kind="tokens", stage="tokenize", config={"bytes": "tinyshakespeare", "noise": noise, "seed": seed})
-    if w.is_complete():
-        return w.location
-    train, val = np.concatenate(docs[n_val:]), np.concatenate(docs[:n_val])
-    infos = [write_shard(w.location, "train", 0, pa.table({"tokens": train}), fmt="arrow"),
-             write_shard(w.location, "val", 0, pa.table({"tokens": val}), fmt="arrow", attrs={"lang": "en"})]
-    stats = {"vocab_size": 259, "padded_vocab_size": 384, "dtype": "uint16", "eos_id": 1, "bos_id": 2, "tokenizer_digest": "bytes+3",
-             "tokens": {"train": int(len(train)), "val": int(len(val))}}
-    w.commit(infos, Counts(input=len(docs), kept=len(docs)), stats)
-    return w.location
+    return _write_byte_tokens(w, docs[n_val:], docs[:n_val], "en")
 
 
 def document_byte_tokens(docs_uri: str, out: Path, val_fraction: float = 0.05, seed: int = 0) -> str:
@@ -63,25 +74,16 @@ def document_byte_tokens(docs_uri: str, out: Path, val_fraction: float = 0.05, s
     from storage import InputRef, open_dataset
 
     ds = open_dataset(docs_uri)
-    texts = ds.read_all("data").column("text").to_pylist()
-    rng = np.random.default_rng(seed)
-    is_val = rng.random(len(texts)) < val_fraction
-    parts: dict[bool, list[np.ndarray]] = {False: [], True: []}
-    for text, val in zip(texts, is_val):
-        b = np.frombuffer(text.encode("utf-8"), dtype=np.uint8).astype(np.uint16) + 3
-        parts[bool(val)].append(np.append(b, np.uint16(1)))
     w = DatasetWriter(str(out), kind="tokens", stage="tokenize",
                       config={"bytes": "utf-8+3", "val_fraction": val_fraction, "seed": seed},
                       inputs=[InputRef(ds.uri, ds.manifest.digest)])
     if w.is_complete():
         return w.location
-    train, val = np.concatenate(parts[False]), np.concatenate(parts[True])
-    infos = [write_shard(w.location, "train", 0, pa.table({"tokens": train}), fmt="arrow"),
-             write_shard(w.location, "val", 0, pa.table({"tokens": val}), fmt="arrow", attrs={"lang": "mixed"})]
-    stats = {"vocab_size": 259, "padded_vocab_size": 384, "dtype": "uint16", "eos_id": 1, "bos_id": 2, "tokenizer_digest": "bytes+3",
-             "tokens": {"train": int(len(train)), "val": int(len(val))}}
-    w.commit(infos, Counts(input=len(texts), kept=len(texts)), stats)
-    return w.location
+    texts = ds.read_all("data").column("text").to_pylist()
+    is_val = np.random.default_rng(seed).random(len(texts)) < val_fraction
+    train = [_as_bytes(t) for t, v in zip(texts, is_val) if not v]
+    val = [_as_bytes(t) for t, v in zip(texts, is_val) if v]
+    return _write_byte_tokens(w, train, val, "mixed")
 
 
 def main() -> None:

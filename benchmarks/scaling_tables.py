@@ -62,17 +62,8 @@ def main() -> None:
     a = p.parse_args()
     out = Path(a.study)
     report = json.loads((out / "report.json").read_text())
-    # only this config's runs: results.jsonl keeps rows of shapes, budgets or held-out runs an earlier config had
-    cfg = report["config"]
-    shapes = {(s["n_layer"], s["d_model"]) for s in cfg["shapes"]}
-    holdouts = {(e.get("holdout") or {}).get("run", {}).get("id") for e in report["variants"].values()}
-
-    def current(r: dict[str, Any]) -> bool:
-        if r["kind"] == "holdout":
-            return r["id"] in holdouts
-        return r["budget"] in cfg["budgets"] and (r["kind"] == "hparam" or (r["n_layer"], r["d_model"]) in shapes)
-
-    rows = [r for r in read_results(out / "results.jsonl") if current(r)]
+    run_ids = set(report["run_ids"])  # this report's runs: results.jsonl keeps rows of earlier configs too
+    rows = [r for r in read_results(out / "results.jsonl") if r["id"] in run_ids]
     summary = ["| | " + " | ".join(report["variants"]) + " |", "|---|" + "---|" * len(report["variants"])]
     fields: dict[str, list[str]] = defaultdict(list)
     for variant, e in report["variants"].items():

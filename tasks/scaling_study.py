@@ -81,6 +81,10 @@ class StudyConfig:
     cpus_per_run: float = 1.0
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        if self.isoflop_hparams not in ("planner", "fitted"):
+            raise ValueError(f"isoflop_hparams must be 'planner' or 'fitted', got {self.isoflop_hparams!r}")
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "StudyConfig":
         d = dict(d)
@@ -183,7 +187,7 @@ def run_point(point: dict[str, Any], cfg: dict[str, Any]) -> dict[str, Any]:
         train = TrainConfig(
             data=point["data"], preset=cfg["preset"], out=point["out"], seq_len=cfg["seq_len"], tokens=point["tokens"],
             model_overrides={"n_layer": point["n_layer"], "d_model": point["d_model"], "n_head": point["n_head"], "n_kv_head": point["n_head"],
-                             "ffn_hidden": point.get("ffn_hidden") or Shape(point["n_layer"], point["d_model"], point["n_head"]).ffn_hidden},
+                             "ffn_hidden": point["ffn_hidden"]},
             batch_size=point["batch_size"], micro_batch_size=point["batch_size"], lr=point["lr"], warmup_steps=cfg["warmup_steps"],
             eval_every=10**9, eval_batches=cfg["eval_batches"], log_every=10**9, seed=cfg["seed"], device=cfg["device"],
             ckpt_every_steps=10**9 if cfg["save_checkpoints"] else 0, ckpt_every_minutes=0, keep_last=1,
@@ -302,8 +306,6 @@ def run_scaling_study(cfg: StudyConfig, *, executor: str = "ray", ray_address: s
     """Run (or resume) the study and return the report (also written to ``OUT/report.json``)."""
     if not cfg.data:
         raise ValueError("a scaling study needs at least one token dataset (data: {variant: uri})")
-    if cfg.isoflop_hparams not in ("planner", "fitted"):
-        raise ValueError(f"isoflop_hparams must be 'planner' or 'fitted', got {cfg.isoflop_hparams!r}")
     out = Path(cfg.out)
     results = out / "results.jsonl"
     hp_fits: dict[str, HyperparameterFit] | None = None
@@ -335,12 +337,13 @@ def run_scaling_study(cfg: StudyConfig, *, executor: str = "ray", ray_address: s
             entry["installed_laws"] = str(write_laws(fit, scaling.LAWS_FILE, source=f"scaling study {out} variant {variant}", allow_shipped=True))
     if cfg.holdout_budget:
         _run_holdouts(cfg, fits, report, results, executor=executor, ray_address=ray_address)
+    # the runs this report is built from (results.jsonl also keeps rows an earlier config of the study had)
+    holdout_rows = [e["holdout"]["run"] for e in report["variants"].values() if (e.get("holdout") or {}).get("run")]
+    report["run_ids"] = [r["id"] for r in rows + holdout_rows]
     if plots:
         from tasks.scaling_plots import write_plots
 
-        # this config's runs only: results.jsonl keeps rows of shapes or budgets an earlier config had
-        current = {r["id"] for r in rows} | {(e.get("holdout") or {}).get("run", {}).get("id") for e in report["variants"].values()}
-        report["plots"] = write_plots([r for r in read_results(results) if r["id"] in current], fits, report, out / "plots")
+        report["plots"] = write_plots(rows + holdout_rows, fits, report, out / "plots")
     tmp = out / "report.json.tmp"
     tmp.write_text(json.dumps(report, indent=1, default=str))
     tmp.replace(out / "report.json")
