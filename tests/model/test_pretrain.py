@@ -71,17 +71,20 @@ def test_sigkill_at_a_random_step_then_resume_gives_identical_losses(tokens, ref
     metrics = tmp_path / "metrics.jsonl"
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and proc.poll() is None:
-        if metrics.exists() and max(train_losses(tmp_path) or [0]) >= kill_after:
+        # Checkpoints are saved asynchronously: a step counts as saved only once its meta.json is
+        # committed, so wait for one, or a kill right after step 3 would (rightly) restart from 0.
+        if metrics.exists() and max(train_losses(tmp_path) or [0]) >= kill_after and list_checkpoints(tmp_path):
             break
         time.sleep(0.05)
     assert proc.poll() is None, f"run ended before the kill: {proc.stderr.read().decode()[-2000:]}"
+    committed_before_kill = list_checkpoints(tmp_path)[-1][0]
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     killed_at = max(train_losses(tmp_path))
     resumed = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     summary = json.loads(resumed.stdout.strip().splitlines()[-1])
-    assert 0 < summary["start_step"] <= killed_at  # it resumed from a checkpoint, not from scratch
+    assert 0 < committed_before_kill <= summary["start_step"] <= killed_at  # resumed from the latest checkpoint, not from scratch
     ref, got = train_losses(reference_run), train_losses(tmp_path)
     assert sorted(got) == sorted(ref) == list(range(1, 17))
     for step, losses in got.items():
