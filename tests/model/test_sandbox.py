@@ -43,7 +43,7 @@ def test_environment_is_scrubbed(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_infinite_loop_is_stopped_by_cpu_limit_or_timeout() -> None:
     r = run_python("while True:\n    pass", SandboxConfig(timeout_s=5, cpu_seconds=1))
     assert r.status in {"killed", "timeout"} and not r.passed
-    assert r.duration_s < 5.5
+    assert r.duration_s < 8  # the 5 s wall clock plus the kill, on a loaded machine
 
 
 def test_sleeping_forever_hits_the_wall_clock_timeout() -> None:
