@@ -3,13 +3,14 @@ fits and laws written, a held-out run compared with its prediction, PNG plots ex
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
 from model import scaling
-from tasks.scaling_study import Shape, StudyConfig, grid_points, read_results, run_scaling_study
+from tasks.scaling_study import Shape, StudyConfig, grid_points, hparam_points, load_study_config, read_results, run_scaling_study
 from tests.model.token_fixtures import write_token_dataset
 
 
@@ -109,3 +110,13 @@ def test_isoflop_runs_can_use_the_hyperparameters_the_study_fitted(tmp_path: Pat
 
     with pytest.raises(ValueError, match="isoflop_hparams"):
         run_scaling_study(StudyConfig(data={"v": "x"}, out=str(tmp_path / "bad"), isoflop_hparams="guess"))
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).resolve().parents[2] / "configs").glob("scaling_study_*.yaml")))
+def test_shipped_study_configs_load_and_hold_out_a_larger_run(name: str) -> None:
+    cfg = load_study_config(str(Path(__file__).resolve().parents[2] / "configs" / name))
+    assert cfg.shapes and cfg.budgets == sorted(cfg.budgets)
+    assert cfg.holdout_budget is None or cfg.holdout_budget > max(cfg.budgets)  # the IsoFLOP-only config holds none out
+    grid = hparam_points(dataclasses.replace(cfg, data={"v": "tokens"}), ["v"])
+    assert len(grid) == len(cfg.budgets) * len(cfg.lr_grid) * len(cfg.batch_grid)
+    assert all(p["steps"] >= cfg.min_steps for p in grid), [(p["id"], p["steps"]) for p in grid if p["steps"] < cfg.min_steps]
