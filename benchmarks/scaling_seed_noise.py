@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("study", help="a study folder (report.json + results.jsonl)")
     parser.add_argument("--id", dest="ids", action="append", required=True, help="run id of a finished grid point (repeatable)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="parallel one-thread processes; 1 = in this process")
     args = parser.parse_args(argv)
     study = Path(args.study)
     report = json.loads((study / "report.json").read_text())
@@ -49,8 +49,11 @@ def main(argv: list[str] | None = None) -> dict:
             raise SystemExit(f"{run_id}: not a finished run of {study}")
         point = {k: v for k, v in rows[run_id].items() if k not in ("status", "loss", "train_loss", "error", "seconds", "skipped_steps")}
         jobs += [(point, run_cfg, s, str(study / "seed-noise" / f"{run_id}-seed{s}")) for s in args.seeds]
-    with ProcessPoolExecutor(args.workers, initializer=_one_thread) as pool:
-        reruns = list(pool.map(_rerun, jobs))
+    if args.workers <= 1:  # in this process (tests)
+        reruns = [_rerun(job) for job in jobs]
+    else:
+        with ProcessPoolExecutor(args.workers, initializer=_one_thread) as pool:
+            reruns = list(pool.map(_rerun, jobs))
     summary = {}
     for run_id in args.ids:
         losses = [rows[run_id]["loss"]] + [r["loss"] for r in reruns if r["id"] == run_id and r["status"] == "ok"]

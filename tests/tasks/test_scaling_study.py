@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.scaling_seed_noise import main as seed_noise_main
 from model import scaling
 from tasks.scaling_study import Shape, StudyConfig, grid_points, hparam_points, load_study_config, read_results, run_scaling_study
 from tests.model.token_fixtures import write_token_dataset
@@ -56,6 +57,12 @@ def test_tiny_study_end_to_end(ray_cluster, tmp_path) -> None:
     after = len((Path(cfg.out) / "results.jsonl").read_text().splitlines())
     assert after == before + 2
     assert len(read_results(Path(cfg.out) / "results.jsonl")) == 11  # + the held-out run
+    # the seed-noise benchmark retrains a finished point unchanged but for the seed
+    point = next(r for r in ok if r["kind"] == "hparam")
+    noise = seed_noise_main([cfg.out, "--id", point["id"], "--seeds", "0", "1", "--workers", "1"])[point["id"]]
+    original, same_seed, other_seed = noise["losses"]
+    assert same_seed == pytest.approx(original, rel=1e-4) and other_seed != pytest.approx(original, rel=1e-4)
+    assert noise["rel_std"] > 0 and (Path(cfg.out) / "seed-noise.json").exists()
 
 
 def test_config_from_dict_parses_yaml_shapes_and_rejects_unknown_keys() -> None:
