@@ -12,12 +12,13 @@ must be: with single-seed runs whose noise is ~1%, DeepSeek's 0.25% keeps only t
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from tasks.scaling_study import read_results, run_point
+from tasks.scaling_study import StudyConfig, read_results, run_cfg, run_point
 
 
 def _one_thread() -> None:  # as the study's Ray tasks run (1 CPU each: Ray sets OMP_NUM_THREADS=1)
@@ -27,8 +28,8 @@ def _one_thread() -> None:  # as the study's Ray tasks run (1 CPU each: Ray sets
 
 
 def _rerun(args: tuple[dict, dict, int, str]) -> dict:
-    point, run_cfg, seed, out = args
-    return run_point({**point, "out": out}, {**run_cfg, "seed": seed})
+    point, settings, seed, out = args
+    return run_point({**point, "out": out}, {**settings, "seed": seed})
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -41,14 +42,13 @@ def main(argv: list[str] | None = None) -> dict:
     study = Path(args.study)
     report = json.loads((study / "report.json").read_text())
     rows = {r["id"]: r for r in read_results(study / "results.jsonl")}
-    run_cfg = {k: report["config"][k] for k in ("preset", "seq_len", "warmup_steps", "eval_batches", "device", "min_steps")}
-    run_cfg["save_checkpoints"] = False
+    settings = run_cfg(dataclasses.replace(StudyConfig.from_dict(report["config"]), save_checkpoints=False))
     jobs = []
     for run_id in args.ids:
         if run_id not in rows or rows[run_id].get("status") != "ok":
             raise SystemExit(f"{run_id}: not a finished run of {study}")
         point = {k: v for k, v in rows[run_id].items() if k not in ("status", "loss", "train_loss", "error", "seconds", "skipped_steps")}
-        jobs += [(point, run_cfg, s, str(study / "seed-noise" / f"{run_id}-seed{s}")) for s in args.seeds]
+        jobs += [(point, settings, s, str(study / "seed-noise" / f"{run_id}-seed{s}")) for s in args.seeds]
     if args.workers <= 1:  # in this process (tests)
         reruns = [_rerun(job) for job in jobs]
     else:
@@ -56,11 +56,15 @@ def main(argv: list[str] | None = None) -> dict:
             reruns = list(pool.map(_rerun, jobs))
     summary = {}
     for run_id in args.ids:
-        losses = [rows[run_id]["loss"]] + [r["loss"] for r in reruns if r["id"] == run_id and r["status"] == "ok"]
+        mine = [r for r in reruns if r["id"] == run_id]
+        losses = [rows[run_id]["loss"]] + [r["loss"] for r in mine if r["status"] == "ok"]
+        not_ok = {f"seed {s}": f"{r['status']}: {r.get('error')}" for s, r in zip(args.seeds, mine) if r["status"] != "ok"}
         mean = statistics.fmean(losses)
-        summary[run_id] = {"losses": losses, "mean": mean, "rel_std": statistics.stdev(losses) / mean if len(losses) > 1 else None}
-        print(f"{run_id}: {len(losses)} seeds, mean {mean:.4f}, relative std {summary[run_id]['rel_std']:.2%}, "
-              f"range {min(losses):.4f}..{max(losses):.4f}")
+        rel_std = statistics.stdev(losses) / mean if len(losses) > 1 else None
+        summary[run_id] = {"losses": losses, "mean": mean, "rel_std": rel_std, "not_ok": not_ok}
+        spread = f"relative std {rel_std:.2%}" if rel_std is not None else "no spread (one loss)"
+        print(f"{run_id}: {len(losses)} seeds, mean {mean:.4f}, {spread}, range {min(losses):.4f}..{max(losses):.4f}"
+              + (f"; not ok: {not_ok}" if not_ok else ""))
     (study / "seed-noise.json").write_text(json.dumps(summary, indent=1))
     return summary
 

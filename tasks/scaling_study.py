@@ -208,7 +208,8 @@ def run_point(point: dict[str, Any], cfg: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _run_cfg(cfg: StudyConfig) -> dict[str, Any]:
+def run_cfg(cfg: StudyConfig) -> dict[str, Any]:
+    """The settings every ``run_point`` of this study shares."""
     return {k: getattr(cfg, k) for k in ("preset", "seq_len", "warmup_steps", "eval_batches", "seed", "device", "save_checkpoints", "min_steps")}
 
 
@@ -217,7 +218,7 @@ def run_points(points: list[dict[str, Any]], cfg: StudyConfig, results: Path, *,
     done = {r["id"]: r for r in read_results(results) if r.get("status") in ("ok", "skipped")}
     todo = [p for p in points if p["id"] not in done]
     results.parent.mkdir(parents=True, exist_ok=True)
-    rcfg = _run_cfg(cfg)
+    rcfg = run_cfg(cfg)
     with results.open("a") as f:
         def record(row: dict[str, Any]) -> None:
             done[row["id"]] = row

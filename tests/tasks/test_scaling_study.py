@@ -62,7 +62,7 @@ def test_tiny_study_end_to_end(ray_cluster, tmp_path) -> None:
     noise = seed_noise_main([cfg.out, "--id", point["id"], "--seeds", "0", "1", "--workers", "1"])[point["id"]]
     original, same_seed, other_seed = noise["losses"]
     assert same_seed == pytest.approx(original, rel=1e-4) and other_seed != pytest.approx(original, rel=1e-4)
-    assert noise["rel_std"] > 0 and (Path(cfg.out) / "seed-noise.json").exists()
+    assert noise["rel_std"] > 0 and noise["not_ok"] == {} and (Path(cfg.out) / "seed-noise.json").exists()
 
 
 def test_config_from_dict_parses_yaml_shapes_and_rejects_unknown_keys() -> None:
