@@ -59,7 +59,7 @@ def run_ours(uri: str, workers: int, work: str) -> dict[str, Any]:
     out = run_dedup([uri], f"{work}/ours", DedupConfig(workers=workers, report_by_dumps=False), executor="ray")
     wall = time.time() - t0
     m = open_dataset(out).manifest
-    phases = m.stats["phases"]
+    phases = m.run["phases"]
     return {
         "wall_s": wall,
         "cpu_s": sum(p["cpu_s"] for p in phases.values()) + time.process_time() - cpu0,

@@ -3,22 +3,37 @@
 Layout of a stage output given ``--out ROOT``::
 
     ROOT/LATEST                       text file: name of the newest complete version
+    ROOT/LATEST.pending               only while publishing: the version about to become LATEST
     ROOT/<stage>-<key>/manifest.json  written last; its presence means "complete"
+    ROOT/<stage>-<key>-f<time>/       a version recomputed on request (``force=True``, ``--force``)
     ROOT/<stage>-<key>/data/part-00000.parquet
     ROOT/<stage>-<key>/dropped/part-00000.parquet
     ROOT/<stage>-<key>/quarantine/part-00000.parquet
 
 ``key`` is :func:`content_key` of the stage name, its resolved config, the digests of its
-input manifests and the package version, so rerunning a stage on the same inputs with the
-same config finds a complete version and does nothing, and a changed config writes a new
-version beside the old one. Shards are written under temporary names and renamed; the
-manifest goes last (also through a temporary name), and ``LATEST`` after it. A killed
-writer therefore leaves at most a version without ``manifest.json``, which readers refuse.
+input manifests and the digest of the code that computes the stage (``code_digest``, given
+by the caller: storage imports nothing from the repo; ``tasks/code_digest.py`` computes it),
+so rerunning a stage on the same inputs with the same config and code finds a complete
+version and does nothing, while a changed config or a code change writes a new version
+beside the old one. ``force=True`` recomputes anyway into a fresh ``<stage>-<key>-f<time>``
+directory, which LATEST and later reruns of that key then use (the old one stays intact).
+
+Publishing: shards are written under temporary names (fsynced) and renamed; then
+``LATEST.pending`` names the version, ``manifest.json`` is written (also through a temporary
+name), ``LATEST`` is pointed at the version and ``LATEST.pending`` removed. A killed writer
+therefore leaves at most a version without ``manifest.json``, which readers refuse (and
+LATEST still names the previous version); killed between ``manifest.json`` and ``LATEST``,
+``LATEST.pending`` names a complete version, which readers take as the root's newest version,
+and a rerun (:meth:`DatasetWriter.reuse`) re-points ``LATEST`` at it.
+
+The manifest's ``run`` section (units computed / skipped, CPU seconds) and its timestamps say
+how the version was made, not what it is: they are left out of the manifest digest, so a
+resumed run publishes the same digest as a clean one.
 
 Usage (driver)::
 
     w = DatasetWriter("out/filtered", kind="documents", stage="filter", config=cfg, inputs=[...])
-    if w.is_complete():
+    if w.reuse():                                         # complete already: LATEST re-pointed here
         return w.location
     info = write_shard(w.location, "data", 0, table)      # also callable inside Ray workers
     w.commit([info, ...], counts)
@@ -36,6 +51,8 @@ import datetime as _dt
 import hashlib
 import io
 import json
+import logging
+import os
 import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -52,19 +69,32 @@ from storage.version import code_version, package_version
 
 MANIFEST = "manifest.json"
 LATEST = "LATEST"
+PENDING = "LATEST.pending"
+FORCED_MARK = "-f"  # <stage>-<key>-f<UTC time><random>: a version recomputed with force=True
+
+log = logging.getLogger(__name__)
 
 
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def content_key(stage: str, config: dict[str, Any], input_digests: Sequence[str], version: str | None = None) -> str:
-    """Deterministic 16-hex key of (stage, config, input digests, package version)."""
-    payload = json.dumps(
-        {"stage": stage, "config": config, "inputs": list(input_digests), "version": version or package_version()},
-        sort_keys=True,
-        default=str,
-    )
+def content_key(
+    stage: str,
+    config: dict[str, Any],
+    input_digests: Sequence[str],
+    version: str | None = None,
+    code_digest: str = "",
+) -> str:
+    """Deterministic 16-hex key of (stage, config, input digests, package version, code digest).
+
+    ``code_digest`` (a digest of the source that computes the stage) is left out of the hashed
+    payload when empty, so callers that give none keep the keys they had.
+    """
+    fields: dict[str, Any] = {"stage": stage, "config": config, "inputs": list(input_digests), "version": version or package_version()}
+    if code_digest:
+        fields["code"] = code_digest
+    payload = json.dumps(fields, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -72,13 +102,52 @@ def content_key(stage: str, config: dict[str, Any], input_digests: Sequence[str]
 
 
 def write_bytes_atomic(uri: str, data: bytes) -> None:
+    """Write ``data`` to a temporary file in the same directory, then rename it over ``uri``.
+
+    Local files are fsynced before the rename and their directory after it, so after a crash
+    (even a power loss) the file holds either its old or its new content, never a part.
+    """
     fs, path = filesystem_for(uri)
-    parent = path.rsplit("/", 1)[0]
+    parent, name = path.rsplit("/", 1)
+    tmp = f"{parent}/.tmp-{uuid.uuid4().hex[:12]}-{name}"
+    if isinstance(fs, pafs.LocalFileSystem):
+        os.makedirs(parent, exist_ok=True)
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        _fsync_dir(parent)
+        return
     fs.create_dir(parent, recursive=True)
-    tmp = f"{parent}/.tmp-{uuid.uuid4().hex[:12]}-{path.rsplit('/', 1)[1]}"
     with fs.open_output_stream(tmp) as f:
         f.write(data)
     fs.move(tmp, path)
+
+
+def _fsync_dir(path: str) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems refuse fsync on directories; the rename itself is still atomic
+    finally:
+        os.close(fd)
+
+
+def delete_file(uri: str) -> None:
+    """Remove a file if it exists."""
+    fs, path = filesystem_for(uri)
+    if fs.get_file_info(path).type != pafs.FileType.NotFound:
+        fs.delete_file(path)
 
 
 def file_sha256(uri: str) -> str:
@@ -147,7 +216,12 @@ def write_shard(
 
 
 class DatasetWriter:
-    """Stage a new dataset version and publish it atomically (manifest last)."""
+    """Stage a new dataset version and publish it atomically (manifest last).
+
+    ``code_digest``: digest of the code that computes the stage (part of the key, recorded in
+    the manifest). ``force``: do not reuse a complete version of this key; write a fresh one
+    (``<stage>-<key>-f<time>``) that LATEST and later reruns of the same key then use.
+    """
 
     def __init__(
         self,
@@ -159,15 +233,29 @@ class DatasetWriter:
         inputs: Sequence[InputRef] = (),
         key: str | None = None,
         versioned: bool = True,
+        code_digest: str = "",
+        force: bool = False,
     ) -> None:
         self.root = root.rstrip("/")
         self.kind = kind
         self.stage = stage
         self.config = config
         self.inputs = list(inputs)
-        self.key = key or content_key(stage, config, [i.digest for i in self.inputs])
+        self.code_digest = code_digest
+        self.key = key or content_key(stage, config, [i.digest for i in self.inputs], code_digest=code_digest)
         self.versioned = versioned
-        self.location = join(self.root, f"{stage}-{self.key}") if versioned else self.root
+        self.force = force
+        base = f"{stage}-{self.key}"
+        if not versioned:
+            self.name = ""
+            self.location = self.root
+        else:
+            if force:
+                stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+                self.name = f"{base}{FORCED_MARK}{stamp}{uuid.uuid4().hex[:4]}"
+            else:
+                self.name = _newest_complete_of_key(self.root, base) or base
+            self.location = join(self.root, self.name)
         self.created_at = _now()
 
     def is_complete(self) -> bool:
@@ -178,11 +266,34 @@ class DatasetWriter:
             return False
         return m.key == self.key
 
+    def reuse(self) -> bool:
+        """:meth:`is_complete`, and when it is, point ``LATEST`` at this version (a rerun that
+        changes nothing still repairs a LATEST left stale by a crash) and return True."""
+        if not self.is_complete():
+            return False
+        if self.versioned:
+            self._point_latest()
+        return True
+
     def write(self, section: str, index: int, table: pa.Table, **kw: Any) -> ShardInfo:
         return write_shard(self.location, section, index, table, **kw)
 
-    def commit(self, shards: Sequence[ShardInfo], counts: Counts, stats: dict[str, Any] | None = None) -> Manifest:
-        """Check conservation, write ``manifest.json`` last, then point ``LATEST`` at this version."""
+    def _point_latest(self) -> None:
+        write_bytes_atomic(join(self.root, LATEST), f"{self.name}\n".encode())
+        delete_file(join(self.root, PENDING))
+
+    def commit(
+        self,
+        shards: Sequence[ShardInfo],
+        counts: Counts,
+        stats: dict[str, Any] | None = None,
+        run: dict[str, Any] | None = None,
+    ) -> Manifest:
+        """Check conservation, write ``manifest.json`` last, then point ``LATEST`` at this version.
+
+        ``stats`` describe the content (part of the digest); ``run`` describes how this run went
+        (timings, units skipped on resume) and is left out of the digest.
+        """
         counts.check(self.stage)
         kept_rows = sum(s.rows for s in shards if s.section == "data")
         if self.kind == "documents" and kept_rows != counts.kept:
@@ -199,16 +310,37 @@ class DatasetWriter:
             config=self.config,
             inputs=self.inputs,
             code_version=code_version(),
+            code_digest=self.code_digest,
             shards=sorted(shards, key=lambda s: (s.section, s.path)),
             counts=counts,
             stats=stats or {},
+            run=run or {},
             created_at=self.created_at,
             finished_at=_now(),
         )
+        if self.versioned:  # names the version while manifest.json and LATEST are written
+            write_bytes_atomic(join(self.root, PENDING), f"{self.name}\n".encode())
         write_bytes_atomic(join(self.location, MANIFEST), manifest.to_json().encode())
         if self.versioned:
-            write_bytes_atomic(join(self.root, LATEST), f"{self.stage}-{self.key}\n".encode())
+            self._point_latest()
         return manifest
+
+
+def _newest_complete_of_key(root: str, base: str) -> str | None:
+    """Name of the newest complete version of one key: a forced recompute, else ``base`` itself."""
+    fs, path = filesystem_for(root)
+    try:
+        infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+    except (OSError, ValueError):
+        return None
+    forced = sorted(
+        (i.base_name for i in infos if i.type == pafs.FileType.Directory and i.base_name.startswith(base + FORCED_MARK)),
+        reverse=True,
+    )
+    for name in forced + [base]:
+        if exists(join(root, name, MANIFEST)):
+            return name
+    return None
 
 
 # ----------------------------------------------------------------------------- reader
@@ -219,6 +351,9 @@ def resolve_dataset_uri(uri: str) -> str:
     uri = uri.rstrip("/")
     if exists(join(uri, MANIFEST)):
         return uri
+    pending = _pending_complete(uri)
+    if pending is not None:
+        return pending
     if exists(join(uri, LATEST)):
         name = read_bytes(join(uri, LATEST)).decode().strip()
         target = join(uri, name)
@@ -234,6 +369,22 @@ def resolve_dataset_uri(uri: str) -> str:
         f"{uri}: no {MANIFEST} here, so the dataset is incomplete (a writer was killed before publishing) "
         f"or this is not a dataset directory; rerun the stage that writes it"
     )
+
+
+def _pending_complete(root: str) -> str | None:
+    """The version ``LATEST.pending`` names when it is complete: its writer was killed after
+    ``manifest.json`` and before ``LATEST``, so it is the root's newest version."""
+    marker = join(root, PENDING)
+    try:
+        name = read_bytes(marker).decode().strip()
+    except (FileNotFoundError, OSError):
+        return None
+    target = join(root, name)
+    if not name or not exists(join(target, MANIFEST)):
+        return None  # killed before manifest.json: LATEST (the previous version) stays right
+    log.warning("%s: LATEST is stale (a writer was killed before updating it); using %s, "
+                "rerun the stage to re-point LATEST", root, name)
+    return target
 
 
 class Dataset:

@@ -3,8 +3,11 @@
 A manifest records the schema version, the shards (path relative to the dataset root,
 section, rows, bytes, sha256, plus free-form ``attrs`` such as split or language), the
 conservation counts (input = kept + dropped by reason + quarantined), the producing stage
-and its resolved config, the digests of its input manifests, the code version, timestamps
-and a free-form ``stats`` dict for stage-specific reports.
+and its resolved config, the digests of its input manifests, the code version and the
+``code_digest`` of the source that computed it, timestamps, a free-form ``stats`` dict for
+stage-specific reports (part of the digest: it describes the content) and a ``run`` dict for
+how this run went (units computed / skipped, CPU seconds: left out of the digest, so a resumed
+run and a clean run publish the same digest).
 """
 
 from __future__ import annotations
@@ -116,6 +119,8 @@ class Manifest:
     shards: list[ShardInfo] = field(default_factory=list)
     counts: Counts = field(default_factory=Counts)
     stats: dict[str, Any] = field(default_factory=dict)
+    code_digest: str = ""  # sha256 of the source of the modules that compute the stage (in the key)
+    run: dict[str, Any] = field(default_factory=dict)  # how this run went; not part of the digest
     key: str = ""
     created_at: str = ""
     finished_at: str = ""
@@ -136,10 +141,12 @@ class Manifest:
             "config": self.config,
             "inputs": [i.to_dict() for i in self.inputs],
             "code_version": self.code_version,
+            "code_digest": self.code_digest,
             "created_at": self.created_at,
             "finished_at": self.finished_at,
             "counts": self.counts.to_dict(),
             "stats": self.stats,
+            "run": self.run,
             "shards": [s.to_dict() for s in self.shards],
         }
 
@@ -148,10 +155,13 @@ class Manifest:
 
     @property
     def digest(self) -> str:
-        """sha256 of what the dataset *is* (content, config, inputs), not of when it was made."""
+        """sha256 of what the dataset *is* (content, config, inputs, code digest), not of when or how
+        fast it was made (timestamps, ``run``), so a resumed run has the digest of a clean one."""
         d = self.to_dict()
-        for volatile in ("created_at", "finished_at", "code_version"):
+        for volatile in ("created_at", "finished_at", "code_version", "run"):
             d.pop(volatile)
+        if not d["code_digest"]:
+            d.pop("code_digest")  # manifests written before code digests keep their digest
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()
 
     @classmethod
@@ -168,6 +178,8 @@ class Manifest:
             config=d.get("config", {}),
             inputs=[InputRef(**i) for i in d.get("inputs", [])],
             code_version=d.get("code_version", ""),
+            code_digest=d.get("code_digest", ""),
+            run=d.get("run", {}),
             shards=[ShardInfo.from_dict(s) for s in d.get("shards", [])],
             counts=Counts.from_dict(d.get("counts", {})),
             stats=d.get("stats", {}),

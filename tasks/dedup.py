@@ -9,12 +9,13 @@ with ``reason`` (``exact_dup``, ``url_dup``, ``near_dup``) and ``duplicate_of`` 
 document). Beside it, ``OUT/index/dedup_index-<key>/`` (kind ``dedup_index``): node key, id,
 exact hash, URL hash, band keys and signature of every kept document (and of the ``against``
 index), so the next dump is deduplicated against everything kept so far without recomputing
-old dumps. Intermediates live in ``OUT/_work/<key>/`` until the run succeeds (kept with
+old dumps. Intermediates live in ``OUT/_work/dedup-<key>/`` until the run succeeds (kept with
 ``keep_intermediates``); a rerun after a crash skips every complete phase unit.
 
 Stats: ``by_lang``/``by_source`` funnels, ``dedup_by_dumps`` (DeepSeek Table 1: removal when
 deduplicating the first 1, 2, 4, ... dumps together), ``cluster_sizes``, ``minhash`` (the implied
-threshold), ``phases`` (units computed / skipped per phase).
+threshold). ``manifest.run["phases"]``: units computed / skipped, CPU seconds and peak RSS per
+phase (not part of the manifest digest: a resumed run publishes the digest of a clean run).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from dedup.pipeline import filter_unit, removal_by_dumps, run_phases  # noqa: F4
 from dedup.ray_ops import run_units
 from storage import Counts, DatasetError, DatasetWriter, ShardInfo, open_dataset, write_shard
 from storage.uri import join
+from tasks.code_digest import stage_code_digest
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,7 @@ class DedupConfig:
     partitions: int = 8  # band/key/node partitions (files per phase); more = less memory per unit
     report_by_dumps: bool = True  # DeepSeek Table 1 report (reruns the graph phases per subset)
     workers: int | None = None  # concurrent Ray workers (default: all CPUs); does not change the output
-    keep_intermediates: bool = False  # keep OUT/_work/<key> after success
+    keep_intermediates: bool = False  # keep OUT/_work/dedup-<key> after success
 
     def __post_init__(self) -> None:
         if isinstance(self.minhash, dict):
@@ -98,8 +100,12 @@ def run_dedup(
     against: str | None = None,
     executor: str = "ray",
     ray_address: str | None = None,
+    force: bool = False,
 ) -> str:
-    """Deduplicate ``inputs`` together (and against ``against``); return the published version URI."""
+    """Deduplicate ``inputs`` together (and against ``against``); return the published version URI.
+
+    A rerun with the same inputs, config and code is a no-op (after a crash it resumes from the
+    complete phase units); ``force`` recomputes every phase into a fresh version."""
     cfg = cfg or DedupConfig()
     if not inputs:
         raise ValueError("run_dedup: give at least one input dataset")
@@ -108,8 +114,10 @@ def run_dedup(
     if index is not None:
         _index_compatible(index.manifest.config.get("minhash", {}), cfg.minhash, index.uri)
     refs = [d.ref() for d in datasets] + ([index.ref()] if index else [])
-    writer = DatasetWriter(out, kind="documents", stage="dedup", config=cfg.output_config(), inputs=refs)
-    if writer.is_complete():
+    code = stage_code_digest("dedup")
+    writer = DatasetWriter(out, kind="documents", stage="dedup", config=cfg.output_config(), inputs=refs,
+                           code_digest=code, force=force)
+    if writer.reuse():
         return writer.location
     print(f"dedup: {cfg.minhash.describe()}", flush=True)
 
@@ -127,9 +135,10 @@ def run_dedup(
         s["unit"] = i
 
     index_writer = DatasetWriter(
-        join(out, "index"), kind="dedup_index", stage="dedup_index", config={"minhash": asdict(cfg.minhash)}, inputs=refs, key=writer.key
+        join(out, "index"), kind="dedup_index", stage="dedup_index", config={"minhash": asdict(cfg.minhash)}, inputs=refs, key=writer.key,
+        code_digest=code, force=force,
     )
-    work = join(out, "_work", writer.key)
+    work = join(out, "_work", writer.name)  # a forced run gets its own, so it recomputes every phase
     ctx = {
         "work": work, "minhash": asdict(cfg.minhash), "partitions": cfg.partitions, "shards": shards, "prefix": "",
         "url_dedup": cfg.url_dedup, "out_location": writer.location, "index_location": index_writer.location,
@@ -176,11 +185,12 @@ def run_dedup(
         "candidate_pairs": result["candidate_pairs"],
         "verified_pairs": result["verified_pairs"],
         "components_rounds": result["rounds"],
-        "phases": result["phases"],
         "index": index_writer.location,
         "against": index.uri if index else None,
     }
-    writer.commit(out_shards, counts, stats)
+    # units computed / skipped and CPU seconds per phase differ between a resumed and a clean run:
+    # kept out of the manifest digest (manifest.run), so both publish the same digest
+    writer.commit(out_shards, counts, stats, run={"phases": result["phases"]})
     if not cfg.keep_intermediates:
         PhaseStore(work, "").clear()
     return writer.location

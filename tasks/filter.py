@@ -38,6 +38,7 @@ from storage import (
     open_dataset,
     write_shard,
 )
+from tasks.code_digest import stage_code_digest
 from tasks.config_io import load_mapping, merge_into
 from tasks.ops.langid import LangIdConfig, LanguageIdentifier
 from tasks.ops.quality import QualityConfig, QualityFilter
@@ -275,14 +276,18 @@ def run_filter(
     *,
     executor: str = "ray",
     ray_address: str | None = None,
+    force: bool = False,
 ) -> str:
-    """Filter a documents dataset into ``out``; return the published version's URI."""
+    """Filter a documents dataset into ``out``; return the published version's URI.
+
+    A rerun with the same input, config and code is a no-op; ``force`` recomputes anyway."""
     cfg = cfg or FilterConfig()
     ds = open_dataset(input_uri, kind="documents")
     config = resolved_config(cfg)
-    writer = DatasetWriter(out, kind="documents", stage="filter", config=config, inputs=[ds.ref()])
-    if writer.is_complete():
-        log.info("filter: %s is already complete (same input and config)", writer.location)
+    writer = DatasetWriter(out, kind="documents", stage="filter", config=config, inputs=[ds.ref()],
+                           code_digest=stage_code_digest("filter"), force=force)
+    if writer.reuse():
+        log.info("filter: %s is already complete (same input, config and code)", writer.location)
         return writer.location
     units = [{"shard": s.to_dict(), "index": i} for i, s in enumerate(ds.shards("data"))]
     results = run_units(

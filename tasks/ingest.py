@@ -49,6 +49,7 @@ from tasks.readers import (
     list_input_files,
     read_input_file,
 )
+from tasks.code_digest import stage_code_digest
 from tasks.runner import run_units
 
 log = logging.getLogger(__name__)
@@ -348,18 +349,21 @@ def run_ingest(
     source: str | None = None,
     executor: str = "ray",
     ray_address: str | None = None,
+    force: bool = False,
 ) -> str:
     """Ingest files/directories/globs into a new version under ``out``; return its URI.
 
     ``source`` names the origin of records that carry no ``dump``/``source`` field (default: the
-    name of each file's parent directory). A rerun with unchanged inputs and config is a no-op.
+    name of each file's parent directory). A rerun with unchanged inputs, config and code is a
+    no-op; ``force`` recomputes anyway.
     """
     cfg = cfg or IngestConfig()
     files, skipped = list_input_files(list(inputs))
     refs = [InputRef(uri=f.path, digest=file_fingerprint(f.path, cfg.input_fingerprint)) for f in files]
     config = {**asdict(cfg), "source": source}
-    writer = DatasetWriter(out, kind="documents", stage=STAGE, config=config, inputs=refs)
-    if writer.is_complete():
+    writer = DatasetWriter(out, kind="documents", stage=STAGE, config=config, inputs=refs,
+                           code_digest=stage_code_digest("ingest"), force=force)
+    if writer.reuse():
         log.info("ingest: %s is already complete (same inputs and config)", writer.location)
         return writer.location
     units = [

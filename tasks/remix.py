@@ -28,6 +28,7 @@ from typing import Any
 import pyarrow as pa
 
 from storage import DROPPED_SCHEMA, Counts, DatasetWriter, ShardInfo, conform_documents, open_dataset, write_shard
+from tasks.code_digest import stage_code_digest
 from tasks.ops.funnel_counts import Funnel, count_document, merge_funnels
 from tasks.ops.remix import Cell, DomainGrouper, RemixConfig, copies_of, plan_rates, with_metadata
 from tasks.runner import run_units
@@ -172,11 +173,15 @@ def run_remix(
     *,
     executor: str = "ray",
     ray_address: str | None = None,
+    force: bool = False,
 ) -> str:
-    """Remix ``input_uri`` to ``cfg``'s target proportions; publish under ``out``; return the version URI."""
+    """Remix ``input_uri`` to ``cfg``'s target proportions; publish under ``out``; return the version URI.
+
+    A rerun with the same input, config and code is a no-op; ``force`` recomputes anyway."""
     ds = open_dataset(input_uri, kind="documents")
-    writer = DatasetWriter(out, kind="documents", stage="remix", config=cfg.to_dict(), inputs=[ds.ref()])
-    if writer.is_complete():
+    writer = DatasetWriter(out, kind="documents", stage="remix", config=cfg.to_dict(), inputs=[ds.ref()],
+                           code_digest=stage_code_digest("remix"), force=force)
+    if writer.reuse():
         return writer.location
     units = [{"index": i, "shard": s.path} for i, s in enumerate(ds.shards("data"))]
     cfg_dict = asdict(cfg)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from storage import DOCUMENT_SCHEMA, DROPPED_SCHEMA, QUARANTINE_SCHEMA, Counts, DatasetWriter, write_shard
+from tasks.code_digest import stage_code_digest
 
 EN_WORDS = "data model pipeline token corpus quality filter dedup shard train evaluate language web page".split()
 ZH_WORDS = ["数据", "模型", "语料", "质量", "过滤", "去重", "训练", "评估", "语言", "网页", "分词", "文本"]
@@ -57,8 +58,8 @@ def _document(i: int, rng: random.Random) -> dict[str, object]:
 def run_smoke(out: str, cfg: SmokeConfig | None = None) -> str:
     """Write the smoke dataset under ``out`` (content-addressed: a rerun is a no-op); return its URI."""
     cfg = cfg or SmokeConfig()
-    w = DatasetWriter(out, kind="documents", stage="smoke", config=dataclasses.asdict(cfg))
-    if w.is_complete():
+    w = DatasetWriter(out, kind="documents", stage="smoke", config=dataclasses.asdict(cfg), code_digest=stage_code_digest("smoke"))
+    if w.reuse():
         return w.location
     rng = random.Random(cfg.seed)
     kept, dropped = [], []

@@ -31,6 +31,7 @@ from storage import (
     open_dataset,
     write_shard,
 )
+from tasks.code_digest import stage_code_digest
 from tasks.ops.funnel_counts import Funnel, count_document, merge_funnels
 from tasks.ops.tokenize import TokenizeConfig, token_table, tokenize_documents
 from tasks.runner import run_units
@@ -144,8 +145,11 @@ def run_tokenize(
     *,
     executor: str = "ray",
     ray_address: str | None = None,
+    force: bool = False,
 ) -> str:
-    """Tokenize ``input_uri`` with the tokenizer at ``tokenizer_uri``; publish under ``out``; return the URI."""
+    """Tokenize ``input_uri`` with the tokenizer at ``tokenizer_uri``; publish under ``out``; return the URI.
+
+    A rerun with the same inputs, config and code is a no-op; ``force`` recomputes anyway."""
     if not 0.0 <= cfg.val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {cfg.val_fraction}")
     ds = open_dataset(input_uri, kind="documents")
@@ -154,8 +158,9 @@ def run_tokenize(
     writer = DatasetWriter(
         out, kind="tokens", stage="tokenize", config=asdict(cfg),
         inputs=[ds.ref(), InputRef(uri=tok_ds.uri, digest=tok_ds.digest)],
+        code_digest=stage_code_digest("tokenize"), force=force,
     )
-    if writer.is_complete():
+    if writer.reuse():
         return writer.location
     shards_in = [s for section in INPUT_SECTIONS for s in ds.shards(section)]
     units = [{"index": i, "section": s.section, "shard": s.path} for i, s in enumerate(shards_in)]

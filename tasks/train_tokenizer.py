@@ -27,6 +27,7 @@ from model.tokenizer import META_FILE, MODEL_FILE, Tokenizer
 from storage import Counts, DatasetWriter, ShardInfo, open_dataset
 from storage import write_bytes_atomic
 from storage.uri import join
+from tasks.code_digest import stage_code_digest
 from tasks.ops.doc_hash import doc_fraction
 from tasks.ops.tokenizer_training import (
     TokenizerTrainConfig,
@@ -109,16 +110,19 @@ def run_train_tokenizer(
     *,
     executor: str = "local",
     ray_address: str | None = None,
+    force: bool = False,
 ) -> str:
     """Train a tokenizer on ``input_uri`` and publish it under ``out``; return the version URI.
 
     Training is one SentencePiece process (multi-threaded), so ``executor`` is accepted for the
-    common stage signature only.
+    common stage signature only. A rerun with the same input, config and code is a no-op;
+    ``force`` retrains anyway.
     """
     del executor, ray_address
     ds = open_dataset(input_uri, kind="documents")
-    writer = DatasetWriter(out, kind="tokenizer", stage="train_tokenizer", config=asdict(cfg), inputs=[ds.ref()])
-    if writer.is_complete():
+    writer = DatasetWriter(out, kind="tokenizer", stage="train_tokenizer", config=asdict(cfg), inputs=[ds.ref()],
+                           code_digest=stage_code_digest("train_tokenizer"), force=force)
+    if writer.reuse():
         return writer.location
     chosen, report = select_sample(ds, cfg)
     texts, by_lang = sample_texts(ds, chosen)

@@ -256,3 +256,144 @@ def test_dataset_roundtrip_on_s3(s3_server: str) -> None:
     s3.put_object(Bucket="datasets", Key=f"runs/filtered/{version}/data/part-00001.parquet", Body=b"garbage")
     with pytest.raises(DatasetError, match="data/part-00001.parquet"):
         open_dataset(root).verify()
+
+
+# ----------------------------------------------------------------------------- code digest, --force
+
+
+def test_code_digest_changes_the_key_and_is_recorded_in_the_manifest(tmp_path: Path) -> None:
+    root = str(tmp_path / "out")
+    old = DatasetWriter(root, kind="documents", stage="unit", config={"a": 1}, code_digest="c0de" * 16)
+    new = DatasetWriter(root, kind="documents", stage="unit", config={"a": 1}, code_digest="beef" * 16)
+    assert old.key != new.key and old.location != new.location
+    m = old.commit([old.write("data", 0, docs_table(2))], Counts(input=2, kept=2))
+    d = json.loads(Path(old.location, "manifest.json").read_text())
+    assert d["code_digest"] == "c0de" * 16 == m.code_digest
+    assert open_dataset(old.location).manifest.code_digest == "c0de" * 16
+    # a version made by other code is not reused
+    assert not new.is_complete()
+    assert DatasetWriter(root, kind="documents", stage="unit", config={"a": 1}, code_digest="c0de" * 16).is_complete()
+
+
+def test_force_writes_a_fresh_version_that_latest_and_later_reruns_follow(tmp_path: Path) -> None:
+    root = str(tmp_path / "out")
+    first = publish(root, {"t": 1})
+    before = Path(first, "manifest.json").read_bytes()
+    forced = DatasetWriter(root, kind="documents", stage="unit", config={"t": 1}, force=True)
+    assert forced.key == DatasetWriter(root, kind="documents", stage="unit", config={"t": 1}).key
+    assert forced.location != first and not forced.is_complete() and not forced.reuse()
+    forced.commit([forced.write("data", 0, docs_table(4))], Counts(input=4, kept=4))
+    assert Path(first, "manifest.json").read_bytes() == before, "the old version is left intact"
+    assert resolve_dataset_uri(root) == forced.location
+    # a rerun without --force reuses the newest complete version of that key: the forced one
+    again = DatasetWriter(root, kind="documents", stage="unit", config={"t": 1})
+    assert again.location == forced.location and again.reuse()
+    # ... and a second forced run writes yet another one
+    forced2 = DatasetWriter(root, kind="documents", stage="unit", config={"t": 1}, force=True)
+    assert forced2.location not in (first, forced.location)
+
+
+def test_identical_recompute_under_force_has_the_same_manifest_digest(tmp_path: Path) -> None:
+    root = str(tmp_path / "out")
+    a = open_dataset(publish(root, {"t": 1}))
+    w = DatasetWriter(root, kind="documents", stage="unit", config={"t": 1}, force=True)
+    m = w.commit([w.write("data", 0, docs_table(5))], Counts(input=5, kept=5), run={"cpu_s": 1.23})
+    assert m.digest == a.digest, "same content: downstream keys (input digests) stay the same"
+    assert open_dataset(w.location).manifest.run == {"cpu_s": 1.23}
+
+
+def test_run_section_is_not_part_of_the_digest_but_stats_are(tmp_path: Path) -> None:
+    root = str(tmp_path / "out")
+    w = DatasetWriter(root, kind="documents", stage="unit", config={})
+    info = w.write("data", 0, docs_table(2))
+    m1 = w.commit([info], Counts(input=2, kept=2), stats={"n": 1}, run={"units_skipped": 0, "cpu_s": 0.5})
+    m2 = w.commit([info], Counts(input=2, kept=2), stats={"n": 1}, run={"units_skipped": 3, "cpu_s": 0.1})
+    m3 = w.commit([info], Counts(input=2, kept=2), stats={"n": 2})
+    assert m1.digest == m2.digest != m3.digest
+
+
+# ----------------------------------------------------------------------------- LATEST after a crash
+
+
+class _CrashBeforeLatest(Exception):
+    pass
+
+
+def _commit_crashing_before_latest(monkeypatch: pytest.MonkeyPatch, w: DatasetWriter, n: int) -> None:
+    """Publish ``w`` but die where a kill -9 between manifest.json and LATEST would."""
+    import storage.dataset as sd
+
+    real = sd.write_bytes_atomic
+
+    def crash_on_latest(uri: str, data: bytes) -> None:
+        if uri.endswith("/LATEST"):
+            raise _CrashBeforeLatest(uri)
+        real(uri, data)
+
+    monkeypatch.setattr(sd, "write_bytes_atomic", crash_on_latest)
+    with pytest.raises(_CrashBeforeLatest):
+        w.commit([w.write("data", 0, docs_table(n))], Counts(input=n, kept=n))
+    monkeypatch.setattr(sd, "write_bytes_atomic", real)
+
+
+def test_crash_between_manifest_and_latest_is_derived_and_repaired(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = str(tmp_path / "out")
+    old = publish(root, {"v": "old"})
+    new = DatasetWriter(root, kind="documents", stage="unit", config={"v": "new"})
+    _commit_crashing_before_latest(monkeypatch, new, 3)
+    assert Path(root, "LATEST").read_text().strip() == Path(old).name, "the crash left LATEST stale"
+    # a reader does not trust the stale LATEST: the newer complete version is what the root names
+    assert resolve_dataset_uri(root) == new.location
+    assert open_dataset(root).read_all().num_rows == 3
+    # the rerun finds the complete version by key, does nothing, and re-points LATEST
+    again = DatasetWriter(root, kind="documents", stage="unit", config={"v": "new"})
+    assert again.reuse()
+    assert Path(root, "LATEST").read_text().strip() == Path(new.location).name
+    assert sorted(p.name for p in Path(root).iterdir() if not p.is_dir()) == ["LATEST"]
+    assert resolve_dataset_uri(root) == new.location
+
+
+def test_rerunning_an_older_config_after_the_crash_points_latest_at_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = str(tmp_path / "out")
+    old = publish(root, {"v": "old"})
+    _commit_crashing_before_latest(monkeypatch, DatasetWriter(root, kind="documents", stage="unit", config={"v": "new"}), 3)
+    assert DatasetWriter(root, kind="documents", stage="unit", config={"v": "old"}).reuse()
+    assert resolve_dataset_uri(root) == old
+
+
+def test_latest_never_names_a_partial_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Killed after announcing the publish but before manifest.json: readers keep the old version."""
+    import storage.dataset as sd
+
+    root = str(tmp_path / "out")
+    old = publish(root, {"v": "old"})
+    w = DatasetWriter(root, kind="documents", stage="unit", config={"v": "new"})
+    info = w.write("data", 0, docs_table(3))
+    real = sd.write_bytes_atomic
+
+    def crash_on_manifest(uri: str, data: bytes) -> None:
+        if uri.endswith("/manifest.json"):
+            raise _CrashBeforeLatest(uri)
+        real(uri, data)
+
+    monkeypatch.setattr(sd, "write_bytes_atomic", crash_on_manifest)
+    with pytest.raises(_CrashBeforeLatest):
+        w.commit([info], Counts(input=3, kept=3))
+    monkeypatch.setattr(sd, "write_bytes_atomic", real)
+    assert resolve_dataset_uri(root) == old
+    assert open_dataset(root).read_all().num_rows == 5
+    # the rerun completes it and LATEST follows
+    again = DatasetWriter(root, kind="documents", stage="unit", config={"v": "new"})
+    assert not again.reuse()
+    again.commit([again.write("data", 0, docs_table(3))], Counts(input=3, kept=3))
+    assert resolve_dataset_uri(root) == again.location == w.location
+
+
+def test_atomic_write_leaves_no_temp_file_and_replaces_whole(tmp_path: Path) -> None:
+    from storage import write_bytes_atomic
+
+    target = tmp_path / "d" / "pipeline.json"
+    write_bytes_atomic(str(target), b"one")
+    write_bytes_atomic(str(target), b"two")
+    assert target.read_bytes() == b"two"
+    assert [p.name for p in target.parent.iterdir()] == ["pipeline.json"]

@@ -105,3 +105,14 @@ def test_all_empty_texts_refused(env: dict[str, str], tmp_path: Path) -> None:
     uri = write_documents(tmp_path / "empty", [{"id": f"e{i}", "text": "", "lang": "en"} for i in range(4)], shards=2)
     with pytest.raises(ValueError, match=r"nothing to tokenize: all 4 documents have empty text"):
         run_tokenize(uri, env["tokenizer"], str(tmp_path / "tokens"), CFG, executor="local")
+
+
+def test_rerun_after_a_crash_publishes_the_clean_digest(env: dict[str, str], tmp_path: Path) -> None:
+    out = run_tokenize(env["docs"], env["tokenizer"], str(tmp_path / "tokens"), CFG, executor="local")
+    clean = open_dataset(out).manifest
+    assert clean.code_digest and clean.digest == open_dataset(env["tokens"]).digest, "same inputs, same digest anywhere"
+    # killed before publishing: no manifest, one token shard lost
+    Path(out, "manifest.json").unlink()
+    next(Path(out, "train").glob("*.arrow")).unlink()
+    again = run_tokenize(env["docs"], env["tokenizer"], str(tmp_path / "tokens"), CFG, executor="local")
+    assert again == out and open_dataset(again).digest == clean.digest
