@@ -1,9 +1,9 @@
 """Training-throughput benchmark: our trainer vs ``transformers.LlamaForCausalLM``, same shapes, same run.
 
 For each shape it times full optimizer steps (forward, backward, clip 1.0, fused AdamW) on random tokens,
-after warm-up (compilation included in ``first_step_s``), and reports tokens/s, MFU (6 x matmul params +
-attention FLOPs per token, against the device's dense bf16 peak from ``model/flops.py`` and against a
-measured 8192^2 bf16 matmul) and peak memory. The method mirrors ``../shared/bench/gpu_anchor.py``
+after warm-up (compilation included in ``first_step_s``), and reports tokens/s, MFU (DeepSeek's M plus the
+output head per token, ``model.flops.training_flops_per_token``, against the device's dense bf16 peak
+from ``model/flops.py`` and against a measured 8192^2 bf16 matmul) and peak memory. The method mirrors ``../shared/bench/gpu_anchor.py``
 (warm-up 3, 10 timed steps, ``torch.cuda.synchronize`` around the timed loop, HF with SDPA + bf16
 autocast + fused AdamW, micro-batch 16 x 2048 for 125m and 4 x 4096 for 1b).
 
@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 import torch
 
-from model.flops import device_peak_flops, flops_per_token, matmul_params
+from model.flops import device_peak_flops, training_flops_per_token
 from model.llama import ModelConfig
 from model.trainer import Runtime, build_model, build_optimizer, train_step
 
@@ -125,7 +125,7 @@ def bench_one(name: str, shape: Shape, variant: str, rt: Runtime, *, warmup: int
     step, keep = _hf_step(cfg, shape, rt) if variant == "hf" else _ours_step(cfg, shape, rt, variant)
     first, dt = time_steps(step, rt.device, warmup, iters)
     tokens_per_s = shape.micro_batch * shape.seq_len / dt
-    fpt = flops_per_token(cfg, shape.seq_len)
+    fpt = training_flops_per_token(cfg, shape.seq_len)
     row = {
         "shape": name, "variant": variant, "micro_batch": shape.micro_batch, "seq_len": shape.seq_len,
         "tokens_per_s": tokens_per_s, "step_s": dt, "first_step_s": first,
@@ -133,7 +133,7 @@ def bench_one(name: str, shape: Shape, variant: str, rt: Runtime, *, warmup: int
         "mfu": tokens_per_s * fpt / peak if peak else None,
         "mfu_vs_measured": tokens_per_s * fpt / measured if measured else None,
         "peak_mem_gb": torch.cuda.max_memory_allocated(rt.device) / 2**30 if rt.device.type == "cuda" else None,
-        "params_matmul": matmul_params(cfg), "graph_breaks": sum(counters["graph_break"].values()),
+        "params": cfg.num_params(), "graph_breaks": sum(counters["graph_break"].values()),
     }
     del step, keep
     gc.collect()

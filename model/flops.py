@@ -1,9 +1,18 @@
-"""FLOPs, MFU and a memory estimate for a model shape (no torch allocations).
+"""The one place for FLOP math: FLOPs per token, MFU and a memory estimate for a model shape (no torch
+allocations). Parameter counts come from ``ModelConfig.num_params``.
 
-FLOPs per token = 6 x matmul parameters (attention q/k/v/o, SwiGLU, output head; the embedding lookup is
-not a matmul) + 12 n_layer d_model seq_len for attention scores (PaLM-style, full square counted), the
-same formula as ``../shared/bench/gpu_anchor.py``. MFU divides achieved FLOP/s by the dense bf16 peak
-of the device from ``PEAK_BF16_FLOPS``; unknown devices and CPUs report no MFU.
+FLOPs per token (forward + backward) is DeepSeek LLM's model scale M, the non-embedding FLOPs per token,
+plus the output head when a vocabulary is given::
+
+    flops_per_token(n_layer, d_model, seq_len, vocab_size) = 72 n_layer d_model^2 + 12 n_layer d_model seq_len + 6 d_model vocab_size
+
+72 n d^2 is 6 x the 12 d^2 matmul weights of a layer (q/k/v/o 4 d^2, SwiGLU 3 x 8/3 d^2) and
+12 n d seq_len the attention scores (full square counted). The scaling laws (``model/scaling.py``, the
+scaling study) use M itself (``vocab_size=0``); MFU counts the head as well, since it is real work. For
+the 125m preset (MHA, FFN 8/3 d) this equals the exact ``6 x matmul params + attention`` count of
+``../shared/bench/gpu_anchor.py``; for 1b (FFN 5504 instead of 5461) it is 0.3% lower. MFU divides
+achieved FLOP/s by the dense bf16 peak of the device from ``PEAK_BF16_FLOPS``; unknown devices and
+CPUs report no MFU.
 """
 
 from __future__ import annotations
@@ -22,14 +31,19 @@ PEAK_BF16_FLOPS = {  # dense bf16, per device; matched as substrings of torch.cu
 }
 
 
-def matmul_params(cfg: ModelConfig) -> int:
-    d, kv = cfg.d_model, cfg.n_kv_head * cfg.head_dim
-    per_layer = d * (d + 2 * kv) + d * d + 3 * d * cfg.ffn_hidden
-    return cfg.n_layer * per_layer + d * cfg.vocab_size
+def flops_per_token(n_layer: int, d_model: int, seq_len: int, vocab_size: int = 0) -> float:
+    """DeepSeek's M (``vocab_size=0``), plus the output head's 6 d V when a vocabulary is given."""
+    return 72 * n_layer * d_model**2 + 12 * n_layer * d_model * seq_len + 6 * d_model * vocab_size
 
 
-def flops_per_token(cfg: ModelConfig, seq_len: int) -> float:
-    return 6 * matmul_params(cfg) + 12 * cfg.n_layer * cfg.d_model * seq_len
+def model_scale(cfg: ModelConfig, seq_len: int | None = None) -> float:
+    """M of a model at ``seq_len`` (default its ``max_seq_len``): the scaling laws' model scale."""
+    return flops_per_token(cfg.n_layer, cfg.d_model, seq_len or cfg.max_seq_len)
+
+
+def training_flops_per_token(cfg: ModelConfig, seq_len: int) -> float:
+    """M plus the output head: what MFU counts."""
+    return flops_per_token(cfg.n_layer, cfg.d_model, seq_len, cfg.vocab_size)
 
 
 def device_peak_flops(device: torch.device | str) -> float | None:
@@ -41,7 +55,7 @@ def device_peak_flops(device: torch.device | str) -> float | None:
 
 
 def mfu(tokens_per_s: float, cfg: ModelConfig, seq_len: int, peak: float | None) -> float | None:
-    return None if not peak else tokens_per_s * flops_per_token(cfg, seq_len) / peak
+    return None if not peak else tokens_per_s * training_flops_per_token(cfg, seq_len) / peak
 
 
 @dataclass

@@ -32,7 +32,7 @@ import torch.distributed as dist
 
 from model import scaling
 from model.checkpoint import Checkpointer, CheckpointError, check_shape, list_checkpoints, load_checkpoint, read_meta, set_rng_state
-from model.flops import device_peak_flops, estimate_memory, flops_per_token
+from model.flops import device_peak_flops, estimate_memory, training_flops_per_token
 from model.llama import ModelConfig
 from model.schedule import LRSchedule, ScheduleConfig
 from model.trainer import Runtime, build_model, build_optimizer, evaluate, setup_runtime, train_step, use_bf16
@@ -338,7 +338,7 @@ def main(cfg: TrainConfig) -> dict[str, Any]:
                         protect_before_step=run.schedule.first_decay_step if run.schedule.kind == "multistep" else None)
     metrics = MetricsLog(out, rt, total=run.total_steps, initial=start, progress=cfg.progress, tensorboard=cfg.tensorboard)
     guard = BadStepGuard(cfg.max_bad_steps)
-    fpt, peak = flops_per_token(run.model, run.seq_len), device_peak_flops(rt.device)
+    fpt, peak = training_flops_per_token(run.model, run.seq_len), device_peak_flops(rt.device)
     tokens_per_step = run.batch_size * run.seq_len
     summary: dict[str, Any] = {"out": str(out), "start_step": start, "total_steps": run.total_steps, "val_loss": None}
 

@@ -1,7 +1,7 @@
 """DeepSeek LLM scaling laws: batch size, learning rate and model/data allocation from a compute budget.
 
-Model scale is non-embedding FLOPs per token, M = 72 n_layer d_model^2 + 12 n_layer d_model seq_len,
-and compute C = M D for D training tokens. The fits (power laws a * C^b) are read from
+Model scale is non-embedding FLOPs per token, M = 72 n_layer d_model^2 + 12 n_layer d_model seq_len
+(``model.flops.flops_per_token``), and compute C = M D for D training tokens. The fits (power laws a * C^b) are read from
 ``configs/scaling_laws.json`` (or ``$LONGTERM_SCALING_LAWS``), which the scaling-study stage may
 overwrite; without the file the paper's coefficients are used:
 
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from model.flops import flops_per_token, model_scale
 from model.llama import ModelConfig
 
 DEFAULT_LAWS: dict[str, dict[str, float]] = {
@@ -52,15 +53,6 @@ def load_laws(path: str | os.PathLike | None = None) -> dict[str, dict[str, floa
 
 def _law(laws: dict[str, dict[str, float]], key: str, c: float) -> float:
     return laws[key]["coef"] * c ** laws[key]["exp"]
-
-
-def flops_per_token(n_layer: int, d_model: int, seq_len: int) -> float:
-    """DeepSeek's non-embedding model scale M (FLOPs per token, forward + backward, attention included)."""
-    return 72 * n_layer * d_model**2 + 12 * n_layer * d_model * seq_len
-
-
-def model_scale(cfg: ModelConfig, seq_len: int | None = None) -> float:
-    return flops_per_token(cfg.n_layer, cfg.d_model, seq_len or cfg.max_seq_len)
 
 
 def shape_near(m_target: float, seq_len: int, aspect: float = 128.0) -> dict[str, Any]:

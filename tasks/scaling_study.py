@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from model import scaling
+from model.flops import flops_per_token
 from model.scaling_fit import NEAR_OPTIMAL_TOLERANCE, HyperparameterFit, StudyFit, fit_hyperparameters, fit_study, write_laws
 
 log = logging.getLogger("longterm.scaling_study")
@@ -42,7 +43,7 @@ class Shape:
     n_head: int
 
     def model_scale(self, seq_len: int) -> float:
-        return scaling.flops_per_token(self.n_layer, self.d_model, seq_len)
+        return flops_per_token(self.n_layer, self.d_model, seq_len)
 
     @property
     def name(self) -> str:

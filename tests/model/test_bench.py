@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
 from model import bench
-from model.flops import flops_per_token, matmul_params
+from model.flops import flops_per_token, training_flops_per_token
 from model.llama import ModelConfig, Transformer
 
 
@@ -21,15 +22,20 @@ def test_bench_cpu_path_writes_rows_for_ours_and_hf(tmp_path, capsys) -> None:
     rows = {r["variant"]: r for r in result["rows"]}
     assert set(rows) == {"ours", "hf"} and all("error" not in r for r in rows.values()), result["rows"]
     assert all(r["tokens_per_s"] > 0 and r["mfu"] is None for r in rows.values())
-    assert rows["ours"]["params_matmul"] == rows["hf"]["params_matmul"]
+    assert rows["ours"]["params"] == rows["hf"]["params"] == ModelConfig.from_preset("tiny").num_params()
     assert "| tiny | ours |" in capsys.readouterr().out
 
 
-def test_flops_per_token_matches_the_anchor_formula() -> None:
+def test_flops_per_token_is_deepseeks_m_plus_the_head_and_near_the_anchor_formula() -> None:
     cfg = ModelConfig.from_preset("1b")
-    n = 16 * (2048 * 2048 * 4 + 3 * 2048 * 5504) + 2048 * 102400  # gpu_anchor.py's N for the 1b shape
-    assert matmul_params(cfg) == n
-    assert flops_per_token(cfg, 4096) == 6 * n + 12 * 16 * 2048 * 4096
+    m = 72 * 16 * 2048**2 + 12 * 16 * 2048 * 4096  # DeepSeek's non-embedding M
+    assert flops_per_token(16, 2048, 4096) == m
+    assert training_flops_per_token(cfg, 4096) == m + 6 * 2048 * 102400
+    n = 16 * (2048 * 2048 * 4 + 3 * 2048 * 5504) + 2048 * 102400  # gpu_anchor.py's exact matmul parameters for 1b
+    assert training_flops_per_token(cfg, 4096) == pytest.approx(6 * n + 12 * 16 * 2048 * 4096, rel=0.004)  # FFN 5504, not 8/3 d
+    small = ModelConfig.from_preset("125m")  # MHA with FFN = 8/3 d: M's 12 d^2 per layer is exact
+    n = 12 * (768 * 768 * 4 + 3 * 768 * 2048) + 768 * 32000
+    assert training_flops_per_token(small, 2048) == 6 * n + 12 * 12 * 768 * 2048
 
 
 def test_training_forward_and_backward_compile_as_one_graph() -> None:

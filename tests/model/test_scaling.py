@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from model.scaling import flops_per_token, load_laws, plan
+from model.flops import flops_per_token
+from model.scaling import load_laws, plan
 
 
 def test_7b_on_2t_tokens_matches_the_paper() -> None:
