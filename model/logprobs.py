@@ -56,19 +56,3 @@ def right_pad(seqs: list[list[int]], pad_id: int, length: int | None = None) -> 
     for i, s in enumerate(seqs):
         out[i, : len(s)] = torch.tensor(s, dtype=torch.long)
     return out
-
-
-def continuation_batch(
-    contexts: list[list[int]], continuations: list[list[int]], pad_id: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """inputs/targets for scoring ``continuation`` after ``context`` (right-padded, causal: pads never
-    influence the scored positions). Targets are IGNORE_INDEX outside the continuation."""
-    seqs = [c + k for c, k in zip(contexts, continuations)]
-    T = max(len(s) for s in seqs) - 1
-    inputs = right_pad([s[:-1] for s in seqs], pad_id, T)
-    targets = torch.full((len(seqs), T), IGNORE_INDEX, dtype=torch.long)
-    for i, (c, k) in enumerate(zip(contexts, continuations)):
-        if not c or not k:
-            raise ValueError("context and continuation must both be non-empty (prefix the context with BOS)")
-        targets[i, len(c) - 1 : len(c) - 1 + len(k)] = torch.tensor(k, dtype=torch.long)
-    return inputs, targets

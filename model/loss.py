@@ -76,9 +76,3 @@ def _loss_only(h: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, chu
         logits = (h[start : start + chunk_size] @ weight.t()).float()
         total = total + F.cross_entropy(logits, targets[start : start + chunk_size], ignore_index=IGNORE_INDEX, reduction="sum")
     return total / (targets != IGNORE_INDEX).sum().clamp(min=1)
-
-
-def full_cross_entropy(h: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """The plain version (all logits at once); used by the benchmark to compare against."""
-    logits = F.linear(h, weight)  # [N, V]
-    return F.cross_entropy(logits.float(), targets, ignore_index=IGNORE_INDEX)
