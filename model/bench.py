@@ -18,18 +18,19 @@ Triton GEMM autotuning, slower to compile), ``ours-fullce`` (same, but all logit
 
 from __future__ import annotations
 
-import argparse
 import gc
 import json
 import os
+import sys
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
+from model.flags import from_flags
 from model.flops import device_peak_flops, training_flops_per_token
 from model.llama import ModelConfig
 from model.trainer import Runtime, build_model, build_optimizer, train_step
@@ -196,20 +197,24 @@ def run(shapes: list[str], variants: list[str], device: str, warmup: int, iters:
     }
 
 
+@dataclass
+class BenchConfig:
+    shapes: str = field(default="125m,1b", metadata={"help": f"comma-separated, from {sorted(SHAPES)}"})
+    variants: str = field(default=",".join(VARIANTS), metadata={"help": f"comma-separated, from {VARIANTS}"})
+    device: str = "cuda" if torch.cuda.is_available() else "cpu"
+    warmup: int = 3
+    steps: int = field(default=10, metadata={"help": "timed steps"})
+    micro_batch: int | None = field(default=None, metadata={"help": "override every shape's micro-batch (default: the anchor's)"})
+    out: str | None = field(default=None, metadata={"help": "JSON output (default: $OUT/bench_pretrain.json or bench_out/bench_pretrain.json)"})
+
+
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m model.bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--shapes", default="125m,1b", help=f"comma-separated, from {sorted(SHAPES)}")
-    p.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, from {VARIANTS}")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--steps", type=int, default=10, help="timed steps")
-    p.add_argument("--micro-batch", type=int, default=None, help="override every shape's micro-batch (default: the anchor's)")
-    p.add_argument("--out", default=None, help="JSON output (default: $OUT/bench_pretrain.json or bench_out/bench_pretrain.json)")
-    a = p.parse_args(argv)
+    a = from_flags(BenchConfig, argv, prog="python -m model.bench", description=__doc__)
     shapes, variants = a.shapes.split(","), a.variants.split(",")
     bad = [s for s in shapes if s not in SHAPES] + [v for v in variants if v not in VARIANTS]
     if bad:
-        p.error(f"unknown shapes/variants {bad}")
+        print(f"error: unknown shapes/variants {bad}", file=sys.stderr)
+        raise SystemExit(2)
     if a.micro_batch:
         for name in shapes:
             SHAPES[name] = Shape(SHAPES[name].preset, SHAPES[name].seq_len, a.micro_batch)

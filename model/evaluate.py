@@ -24,14 +24,14 @@ side (the DeepSeek paper's system-prompt question). Output: ``OUT/results.json``
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +39,9 @@ import torch
 
 from model.checkpoint import load_model, read_meta, resolve_checkpoint
 from model.finetune import recorded_tokenizer
+from model.flags import from_flags
 from model.evals.bpb import bits_per_byte
-from model.evals.common import EvalDataError, MCItem, PromptStyle, evaluate_mc, stderr_of_mean
+from model.evals.common import MCItem, PromptStyle, evaluate_mc, stderr_of_mean
 from model.evals.gsm8k import build_prompt, cut_at_stop, extract_answer, load_gsm8k
 from model.evals.hellaswag import load_hellaswag
 from model.evals.humaneval import chat_instruction, load_humaneval, run_tests
@@ -57,9 +58,9 @@ DEFAULT_PATHS = {"mmlu": "eval_mmlu", "gsm8k": "eval_gsm8k/test.jsonl", "humanev
 
 @dataclass
 class EvalConfig:
-    checkpoint: str
-    tasks: list[str]
-    out: str
+    checkpoint: str = field(metadata={"positional": True, "help": "checkpoint dir or run dir (its latest complete checkpoint)"})
+    tasks: list[str] = field(metadata={"help": "comma-separated task specs, e.g. mmlu,gsm8k,bpb=runs/tokens (repeatable)"})
+    out: str = field(metadata={"help": "directory for results.json and samples/"})
     tokenizer: str = ""  # default: the tokenizer recorded in the checkpoint's meta.json
     data_root: str = "../shared/data"
     limit: int = 0  # items per task (per subject for MMLU); 0 = all
@@ -286,25 +287,6 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     return doc
 
 
-def parse_args(argv: list[str] | None = None) -> EvalConfig:
-    p = argparse.ArgumentParser(prog="python -m model.evaluate", description=__doc__.split("\n")[0])
-    p.add_argument("checkpoint", help="checkpoint dir or run dir (its latest complete checkpoint)")
-    p.add_argument("--tasks", required=True, help="comma-separated task specs, e.g. mmlu,gsm8k,bpb=runs/tokens")
-    p.add_argument("--out", required=True, help="directory for results.json and samples/")
-    for f in dataclasses.fields(EvalConfig):
-        if f.name in ("checkpoint", "tasks", "out"):
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        if f.type in ("bool", bool):
-            p.add_argument(flag, action="store_true", default=f.default)
-        else:
-            typ = {"int": int, "float": float, "str": str}[str(f.type)]
-            p.add_argument(flag, type=typ, default=f.default)
-    ns = vars(p.parse_args(argv))
-    ns["tasks"] = [ns["tasks"]]
-    return EvalConfig(**ns)
-
-
 def main(cfg: EvalConfig) -> dict[str, Any]:
     doc = evaluate(cfg)
     for row in doc["table"]:
@@ -312,8 +294,15 @@ def main(cfg: EvalConfig) -> dict[str, Any]:
     return doc
 
 
-if __name__ == "__main__":
+def cli(argv: list[str] | None = None) -> int:
+    cfg = from_flags(EvalConfig, argv, prog="python -m model.evaluate", description=__doc__.split("\n")[0])
     try:
-        main(parse_args())
-    except (EvalDataError, ValueError) as e:
-        raise SystemExit(f"error: {e}") from e
+        main(cfg)
+    except ValueError as e:  # EvalDataError, CheckpointError, DatasetError...
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

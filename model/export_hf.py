@@ -22,10 +22,10 @@ ids are never produced by the tokenizer and are exported as they are, so logits 
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ import torch
 from model.chat import END, HF_CHAT_TEMPLATE, MARKERS
 from model.checkpoint import load_model, read_meta, resolve_checkpoint
 from model.finetune import recorded_tokenizer
+from model.flags import from_flags
 from model.hf_compat import hf_llama_config, to_hf_state_dict
 from model.tokenizer import BOS, EOS, PAD, UNK, Tokenizer
 
@@ -132,13 +133,16 @@ def export_hf(checkpoint: str, out: str, tokenizer: str = "", dtype: str = "floa
     return final
 
 
+@dataclass
+class ExportArgs:
+    checkpoint: str = field(metadata={"positional": True, "help": "checkpoint dir or run dir"})
+    out: str = field(metadata={"positional": True, "help": "export directory (replaced atomically)"})
+    tokenizer: str = field(default="", metadata={"help": "tokenizer dir (default: the one recorded in the checkpoint)"})
+    dtype: str = field(default="float32", metadata={"choices": ["float32", "bfloat16", "float16"]})
+
+
 def cli(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m model.export_hf", description=__doc__.split("\n")[0])
-    p.add_argument("checkpoint")
-    p.add_argument("out")
-    p.add_argument("--tokenizer", default="", help="tokenizer dir (default: the one recorded in the checkpoint)")
-    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
-    a = p.parse_args(argv)
+    a = from_flags(ExportArgs, argv, prog="python -m model.export_hf", description=__doc__.split("\n")[0])
     try:
         path = export_hf(a.checkpoint, a.out, a.tokenizer, a.dtype)
     except ValueError as e:

@@ -14,15 +14,12 @@ minutes into ``OUT/checkpoints`` and resumes exactly from the latest one when re
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import logging
 import math
-import os
 import sys
 import time
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +30,7 @@ import torch.distributed as dist
 from model import scaling
 from model.checkpoint import Checkpointer, CheckpointError, check_shape, list_checkpoints, load_checkpoint, read_meta, set_rng_state
 from model.flops import device_peak_flops, estimate_memory, training_flops_per_token
+from model.flags import run_cli
 from model.llama import ModelConfig
 from model.schedule import LRSchedule, ScheduleConfig
 from model.trainer import Runtime, build_model, build_optimizer, evaluate, setup_runtime, train_step, use_bf16
@@ -45,7 +43,7 @@ class TrainConfig:
     data: str = field(metadata={"help": "token dataset (output of `longterm tokenize`)"})
     preset: str = field(default="tiny", metadata={"help": "model preset: tiny, demo, 125m, 1b, deepseek-7b, deepseek-67b"})
     out: str = field(default="runs/pretrain", metadata={"help": "run directory (metrics, TensorBoard, checkpoints)"})
-    model_overrides: dict[str, Any] = field(default_factory=dict, metadata={"help": "ModelConfig fields, KEY=VALUE"})
+    model_overrides: dict[str, Any] = field(default_factory=dict, metadata={"help": "a ModelConfig field, KEY=VALUE (repeatable)", "flag": "model-arg"})
     seq_len: int | None = field(default=None, metadata={"help": "training sequence length (default: the preset's)"})
     tokens: float | None = field(default=None, metadata={"help": "training budget in tokens (default: one pass over train)"})
     steps: int | None = field(default=None, metadata={"help": "optimizer steps (default: tokens / batch)"})
@@ -406,71 +404,8 @@ def _checkpoint_due(cfg: TrainConfig, ckpt: Checkpointer, done: int, total: int,
 # ----------------------------------------------------------------------------- CLI
 
 
-def _parse_override(text: str) -> tuple[str, Any]:
-    key, sep, value = text.partition("=")
-    if not sep:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    for conv in (int, float):
-        try:
-            return key, conv(value)
-        except ValueError:
-            pass
-    return key, value
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m model.pretrain", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    hints = typing.get_type_hints(TrainConfig)
-    for f in dataclasses.fields(TrainConfig):
-        flag = "--" + f.name.replace("_", "-")
-        help_ = f.metadata.get("help", "")
-        if f.name == "model_overrides":
-            p.add_argument("--model-arg", dest=f.name, action="append", type=_parse_override, default=[], metavar="KEY=VALUE", help=help_)
-            continue
-        hint = hints[f.name]
-        base = next((a for a in typing.get_args(hint) if a is not type(None)), hint)
-        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        if base is bool:
-            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=f.default, help=help_)
-        else:
-            default = None if required else f.default
-            p.add_argument(flag, dest=f.name, type=base, default=default, required=required, help=f"{help_} (default: {default})".strip())
-    return p
-
-
-def config_from_args(argv: list[str] | None = None) -> TrainConfig:
-    ns = vars(build_parser().parse_args(argv))
-    ns["model_overrides"] = dict(ns["model_overrides"])
-    return TrainConfig(**ns)
-
-
-def train_flags(cfg: TrainConfig) -> list[str]:
-    """Command-line flags that ``config_from_args`` turns back into ``cfg`` (what torchrun launches get)."""
-    flags: list[str] = []
-    for f in dataclasses.fields(TrainConfig):
-        value, name = getattr(cfg, f.name), "--" + f.name.replace("_", "-")
-        if f.name == "model_overrides":
-            flags += [x for k, v in value.items() for x in ("--model-arg", f"{k}={v}")]
-        elif isinstance(value, bool):
-            flags.append(name if value else "--no-" + f.name.replace("_", "-"))
-        elif value is not None:
-            flags += [name, repr(value) if isinstance(value, float) else str(value)]
-    return flags
-
-
 def cli(argv: list[str] | None = None) -> int:
-    cfg = config_from_args(argv)
-    try:
-        summary = main(cfg)
-    except (ValueError, MemoryError, FloatingPointError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
-    if int(os.environ.get("RANK", "0")) == 0:
-        print(json.dumps(summary))
-    return 0
+    return run_cli(TrainConfig, main, argv, prog="python -m model.pretrain", description=__doc__)
 
 
 if __name__ == "__main__":

@@ -14,15 +14,16 @@ overwrite; without the file the paper's coefficients are used:
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import math
 import os
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from model.flags import from_flags
 from model.flops import flops_per_token, model_scale
 from model.llama import ModelConfig
 
@@ -145,19 +146,23 @@ def plan(
     )
 
 
+@dataclass
+class PlanArgs:
+    compute: float | None = field(default=None, metadata={"help": "compute budget C in FLOPs"})
+    model: str | None = field(default=None, metadata={"help": "model preset (with --tokens)"})
+    tokens: float | None = field(default=None, metadata={"help": "training tokens D (with --model)"})
+    seq_len: int | None = field(default=None, metadata={"help": "sequence length (default: the preset's, or 4096)"})
+    laws: str | None = field(default=None, metadata={"help": "scaling-law coefficients JSON (default configs/scaling_laws.json)"})
+    json: bool = field(default=False, metadata={"help": "emit JSON"})
+
+
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--compute", type=float, help="compute budget C in FLOPs")
-    p.add_argument("--model", help="model preset (with --tokens)")
-    p.add_argument("--tokens", type=float, help="training tokens D (with --model)")
-    p.add_argument("--seq-len", type=int, help="sequence length (default: the preset's, or 4096)")
-    p.add_argument("--laws", help="scaling-law coefficients JSON (default configs/scaling_laws.json)")
-    p.add_argument("--json", action="store_true", help="emit JSON")
-    a = p.parse_args(argv)
+    a = from_flags(PlanArgs, argv, prog="python -m model.scaling", description=__doc__)
     try:
         result = plan(compute=a.compute, model=a.model, tokens=a.tokens, seq_len=a.seq_len, laws=load_laws(a.laws))
     except ValueError as e:
-        p.error(str(e))
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
     print(json.dumps(result.to_dict(), indent=2) if a.json else result.summary())
 
 

@@ -35,7 +35,7 @@ import torch
 import torch.distributed as dist
 
 from model.checkpoint import Checkpointer, list_checkpoints, load_checkpoint
-from model.config_args import run_cli
+from model.flags import run_cli
 from model.finetune import check_vocab, load_init_config, save_final, tokenizer_for, write_summary
 from model.generate import greedy_generate
 from model.llama import Transformer

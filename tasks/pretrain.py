@@ -16,12 +16,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from model.pretrain import TrainConfig, main, train_flags
+from model.pretrain import TrainConfig, main
 from tasks.launch import launch_training
 
 
 def run_pretrain(cfg: TrainConfig, *, nproc: int = 1) -> str:
-    return launch_training("model.pretrain", main, cfg, nproc=nproc, flags=train_flags(cfg))
+    return launch_training("model.pretrain", main, cfg, nproc=nproc)
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:

@@ -19,10 +19,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Pretrain (DeepSeek recipe: scaling-law batch/lr, multi-step schedule). Training flags are those of
         `python -m model.pretrain --help`: --data, --preset, --out, --tokens, --steps, --batch-size, --lr, ..."""
-        from model.pretrain import config_from_args
+        from model.flags import from_flags
+        from model.pretrain import TrainConfig
         from tasks.pretrain import run_pretrain
 
-        cfg = config_from_args(ctx.args)
+        cfg = from_flags(TrainConfig, ctx.args, prog="longterm pretrain")
         try:
             if no_prefect:
                 ckpt = run_pretrain(cfg, nproc=nproc)

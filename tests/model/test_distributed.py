@@ -9,12 +9,18 @@ import sys
 from pathlib import Path
 
 from model.checkpoint import list_checkpoints, load_model
-from model.pretrain import config_from_args, main
+from model.flags import from_flags
+from model.pretrain import TrainConfig, main
 from tests.model.token_fixtures import write_token_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
+
 ARGS = ["--seq-len", "32", "--batch-size", "4", "--ckpt-every-steps", "2", "--eval-every", "2", "--eval-batches", "2",
         "--log-every", "1", "--no-progress", "--no-tensorboard"]
+
+
+def parse(argv: list[str]) -> TrainConfig:
+    return from_flags(TrainConfig, argv, prog="python -m model.pretrain")
 
 
 def test_fsdp_on_two_processes_and_resharded_resume(tmp_path) -> None:
@@ -31,5 +37,5 @@ def test_fsdp_on_two_processes_and_resharded_resume(tmp_path) -> None:
     assert summary["step"] == 4 and summary["val_loss"] < 6.0
     model, cfg = load_model(out)  # resharded into one process
     assert model.output.weight.shape == (cfg.vocab_size, cfg.d_model)
-    resumed = main(config_from_args(["--data", data, "--out", str(out), "--steps", "6", *ARGS]))
+    resumed = main(parse(["--data", data, "--out", str(out), "--steps", "6", *ARGS]))
     assert resumed["start_step"] == 4 and resumed["step"] == 6

@@ -138,8 +138,10 @@ def test_bits_per_byte_per_language(tiny_tok: Tokenizer, tmp_path: Path) -> None
 
 
 def test_command_line_flags() -> None:
-    from model.evaluate import parse_args
+    from model.evaluate import EvalConfig
+    from model.flags import from_flags, to_flags
 
-    cfg = parse_args(["runs/sft", "--tasks", "mmlu,gsm8k", "--out", "o", "--chat", "--limit", "3", "--system-prompt", "Be brief."])
+    cfg = from_flags(EvalConfig, ["runs/sft", "--tasks", "mmlu,gsm8k", "--out", "o", "--chat", "--limit", "3", "--system-prompt", "Be brief."], prog="x")
     assert cfg.checkpoint == "runs/sft" and cfg.tasks == ["mmlu,gsm8k"] and cfg.chat and cfg.limit == 3 and cfg.system_prompt == "Be brief."
-    assert parse_args(["c", "--tasks", "mmlu", "--out", "o"]).batch_size == 8
+    assert from_flags(EvalConfig, ["c", "--tasks", "mmlu", "--out", "o"], prog="x").batch_size == 8
+    assert from_flags(EvalConfig, to_flags(cfg), prog="x") == cfg

@@ -15,7 +15,8 @@ import pytest
 import torch
 
 from model.checkpoint import CheckpointError, list_checkpoints, load_model
-from model.pretrain import BadStepGuard, TrainConfig, config_from_args, main
+from model.flags import from_flags
+from model.pretrain import BadStepGuard, TrainConfig, main
 from model.schedule import ScheduleConfig, lr_at
 from tests.model.token_fixtures import unigram_entropy, write_token_dataset
 
@@ -24,6 +25,10 @@ QUIET = dict(progress=False, tensorboard=False)
 # the resume runs: 16 steps of 4 x 32 tokens, checkpoints every 3 steps, async saves
 RESUME_ARGS = ["--preset", "tiny", "--seq-len", "32", "--batch-size", "4", "--steps", "16", "--ckpt-every-steps", "3",
                "--keep-last", "2", "--async-checkpoint", "on", "--log-every", "1", "--eval-every", "0", "--no-progress", "--no-tensorboard"]
+
+
+def parse(argv: list[str]) -> TrainConfig:
+    return from_flags(TrainConfig, argv, prog="python -m model.pretrain")
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +40,7 @@ def tokens(tmp_path_factory) -> str:
 def reference_run(tokens, tmp_path_factory) -> Path:
     """An uninterrupted run with RESUME_ARGS, in-process."""
     out = tmp_path_factory.mktemp("ref")
-    main(config_from_args(["--data", tokens, "--out", str(out), *RESUME_ARGS]))
+    main(parse(["--data", tokens, "--out", str(out), *RESUME_ARGS]))
     return out
 
 
@@ -95,7 +100,7 @@ def test_extend_from_restarts_before_the_first_decay(tokens, reference_run, tmp_
     ref_sched = ScheduleConfig(**json.loads((reference_run / "config.json").read_text())["run"]["schedule"])
     assert ref_sched.first_decay_step == 13
     assert [s for s, _ in list_checkpoints(reference_run)] == [12, 15, 16]  # keep-last 2 plus the pre-decay one
-    summary = main(config_from_args(["--data", tokens, "--out", str(tmp_path), *RESUME_ARGS, "--extend-from", str(reference_run), "--tokens", "4096"]))
+    summary = main(parse(["--data", tokens, "--out", str(tmp_path), *RESUME_ARGS, "--extend-from", str(reference_run), "--tokens", "4096"]))
     assert summary["start_step"] == 12 and summary["total_steps"] == 32
     ref, ext = train_losses(reference_run), train_losses(tmp_path)
     assert ext[13] == ref[13]  # same state, data and (peak) lr as the original run at that step
@@ -103,7 +108,7 @@ def test_extend_from_restarts_before_the_first_decay(tokens, reference_run, tmp_
     assert lrs[14] == pytest.approx(ref_sched.peak_lr)  # the original run decayed here; the extension does not
     assert lrs[32] == pytest.approx(0.1 * ref_sched.peak_lr)
     with pytest.raises(ValueError, match="--tokens larger"):
-        main(config_from_args(["--data", tokens, "--out", str(tmp_path / "x"), *RESUME_ARGS, "--extend-from", str(reference_run), "--tokens", "100"]))
+        main(parse(["--data", tokens, "--out", str(tmp_path / "x"), *RESUME_ARGS, "--extend-from", str(reference_run), "--tokens", "100"]))
 
 
 def test_load_model_and_shape_mismatch(tokens, reference_run, tmp_path) -> None:
@@ -112,7 +117,7 @@ def test_load_model_and_shape_mismatch(tokens, reference_run, tmp_path) -> None:
     with torch.no_grad():
         assert torch.isfinite(model(torch.randint(0, cfg.vocab_size, (1, 8)))).all()
     with pytest.raises(CheckpointError, match="different model shape.*d_model: checkpoint 64 vs model 128"):
-        main(config_from_args(["--data", tokens, "--out", str(reference_run), *RESUME_ARGS, "--model-arg", "d_model=128"]))
+        main(parse(["--data", tokens, "--out", str(reference_run), *RESUME_ARGS, "--model-arg", "d_model=128"]))
 
 
 def test_bad_input_gives_clear_errors(tokens, tmp_path) -> None:

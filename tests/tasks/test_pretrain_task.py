@@ -1,19 +1,10 @@
-"""The pretraining stage driver: flags round trip for torchrun, in-process run, metrics table."""
+"""The pretraining stage driver: in-process run, metrics table (the torchrun flags: tests/tasks/test_launch.py)."""
 
 from __future__ import annotations
 
-from model.pretrain import TrainConfig, config_from_args, train_flags
-from tasks.launch import torchrun_command
+from model.pretrain import TrainConfig
 from tasks.pretrain import metrics_table, run_pretrain
 from tests.model.token_fixtures import write_token_dataset
-
-
-def test_flags_round_trip_for_torchrun() -> None:
-    cfg = TrainConfig(data="d", out="o", preset="demo", model_overrides={"n_layer": 3, "norm_eps": 1e-5}, tokens=2e6, lr=3e-4,
-                      activation_checkpointing=True, progress=False, extend_from="prev")
-    assert config_from_args(train_flags(cfg)) == cfg
-    cmd = torchrun_command("model.pretrain", train_flags(cfg), 4)
-    assert cmd[1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=4"] and "--no-progress" in cmd
 
 
 def test_run_pretrain_in_process_returns_the_final_checkpoint(tmp_path) -> None:
