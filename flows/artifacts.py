@@ -50,7 +50,8 @@ def summary_markdown(uri: str, manifest: Manifest) -> str:
         f"## {manifest.stage}: {c.kept:,} kept of {c.input:,}",
         "",
         f"- dataset: `{uri}` (kind `{manifest.kind}`, key `{manifest.key}`)",
-        f"- manifest digest: `{manifest.digest[:16]}`, code `{manifest.code_version}`",
+        f"- manifest digest: `{manifest.digest[:16]}`, code `{manifest.code_version}`, "
+        f"code digest `{manifest.code_digest[:16] or 'none'}` (part of the key: a change to the stage's code recomputes it)",
         f"- dropped: {c.dropped_total:,} "
         + (("(" + ", ".join(f"{k} {v:,}" for k, v in sorted(c.dropped.items())) + ")") if c.dropped else ""),
         f"- quarantined: {c.quarantined:,}",

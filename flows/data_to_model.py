@@ -5,11 +5,13 @@
 Each stage is its own subflow (``flows/<stage>.py``, also runnable and deployable alone) and
 passes dataset URIs or checkpoint paths, never tables or tensors. Every stage output is
 content-addressed: a data stage's version key is derived from its resolved config, the digests
-of its input manifests and the package version (``storage.DatasetWriter``), and a training
-stage's run directory is keyed the same way (``<out>/<stage>/<stage>-<key>``). Rerunning the
-flow after changing one stage's config therefore recomputes that stage and everything
-downstream of it (their input digests change) and reuses everything upstream; ``pipeline.json``
-in ``out`` records, per stage, the output and whether it was reused.
+of its input manifests and the digest of the code that computes it (``storage.DatasetWriter``,
+``tasks.code_digest``), and a training stage's run directory is keyed the same way
+(``<out>/<stage>/<stage>-<key>``). Rerunning the flow after changing one stage's config or code
+therefore recomputes that stage and everything downstream of it (their input digests change)
+and reuses everything upstream; ``force=["filter"]`` recomputes the named stages (and, when
+their output changes, what follows) even so. ``pipeline.json`` in ``out`` (written atomically)
+records, per stage, the output, whether it was reused and the stage's code digest.
 
     from flows.data_to_model import data_to_model
     data_to_model(crawl="runs/demo/crawl", out="runs/demo")
@@ -23,6 +25,7 @@ import datetime as dt
 import glob
 import json
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +44,7 @@ from flows.tokenize import tokenize_flow
 from flows.tokenizer import train_tokenizer_flow
 from flows.validation import ParameterError, require_output
 from storage import content_key, file_sha256, open_dataset, write_bytes_atomic
+from tasks.code_digest import stage_code_digest
 
 STAGES = ["ingest", "filter", "dedup", "remix", "train-tokenizer", "tokenize", "pretrain", "sft", "dpo", "eval"]
 
@@ -94,12 +98,28 @@ def _newly_written(uri: str, started: str) -> bool:
     return open_dataset(uri).manifest.finished_at >= started
 
 
-def _run_dir(out: str, stage: str, config: dict[str, Any], inputs: list[str]) -> tuple[str, bool]:
-    """Content-addressed run directory of a training stage and whether it already finished."""
-    key = content_key(stage, config, inputs)
-    run = os.path.join(out, stage, f"{stage}-{key}")
-    done = os.path.join(run, "results.json" if stage == "eval" else "summary.json")
-    return run, os.path.isfile(done)
+def _run_done(run: str, stage: str) -> bool:
+    return os.path.isfile(os.path.join(run, "results.json" if stage == "eval" else "summary.json"))
+
+
+def _run_dir(out: str, stage: str, config: dict[str, Any], inputs: list[str], force: bool = False) -> tuple[str, bool]:
+    """Content-addressed run directory of a training stage and whether it already finished.
+
+    The key covers the config, the inputs and the stage's code digest. ``force`` gives a fresh
+    ``<stage>-<key>-f<time>`` directory; otherwise the newest finished one of the key is reused
+    (a forced rerun that finished), else ``<stage>-<key>`` (resumed when it was started before).
+    """
+    key = content_key(stage, config, inputs, code_digest=stage_code_digest(stage))
+    base = f"{stage}-{key}"
+    root = os.path.join(out, stage)
+    if force:
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+        return os.path.join(root, f"{base}-f{stamp}{uuid.uuid4().hex[:4]}"), False
+    forced = sorted(glob.glob(os.path.join(glob.escape(root), f"{glob.escape(base)}-f*")), reverse=True)
+    for run in forced + [os.path.join(root, base)]:
+        if _run_done(run, stage):
+            return run, True
+    return os.path.join(root, base), False
 
 
 @flow(name="data-to-model", log_prints=True)
@@ -109,17 +129,22 @@ def data_to_model(
     config: PipelineConfig | None = None,
     until: str = "eval",
     ray_address: str | None = None,
+    force: list[str] | None = None,
 ) -> dict[str, Any]:
     """Run every stage from raw dumps in ``crawl`` to an evaluated model under ``out``.
 
     ``until`` stops after that stage (one of ingest, filter, dedup, remix, train-tokenizer,
-    tokenize, pretrain, sft, dpo, eval). Returns the stage -> output map also written to
+    tokenize, pretrain, sft, dpo, eval). ``force`` names stages to recompute even when an output
+    with the same inputs, config and code exists. Returns the stage -> output map also written to
     ``out/pipeline.json``.
     """
     log = get_run_logger()
     cfg = config or PipelineConfig()
     if until not in STAGES:
         raise ParameterError("until", f"unknown stage {until!r}; one of {STAGES}")
+    forced = set(force or [])
+    if forced - set(STAGES):
+        raise ParameterError("force", f"unknown stage(s) {sorted(forced - set(STAGES))}; one of {STAGES}")
     if not os.path.exists(crawl):
         raise ParameterError("crawl", f"{crawl}: no such file or folder (generate one with `longterm demo-data {crawl}`)")
     out = require_output("out", out)
@@ -135,56 +160,62 @@ def data_to_model(
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     outputs: dict[str, Any] = {}
     reused: dict[str, bool] = {}
+    code: dict[str, str] = {}
 
     def record(stage: str, value: Any, was_reused: bool) -> bool:
         outputs[stage], reused[stage] = value, was_reused
+        code[stage] = stage_code_digest(stage.replace("-", "_"))
         if stage in ("pretrain", "sft", "dpo", "eval"):  # point <out>/<stage>/LATEST at this run, as data stages do
             run_name = Path(value).relative_to(Path(out) / stage).parts[0]
             write_bytes_atomic(os.path.join(out, stage, "LATEST"), f"{run_name}\n".encode())
         log.info("%s: %s (%s)", stage, value, "reused" if was_reused else "computed")
-        (Path(out) / "pipeline.json").write_text(
-            json.dumps({"crawl": crawl, "started_at": started, "outputs": outputs, "reused": reused}, indent=2)
-        )
+        doc = {"crawl": crawl, "started_at": started, "outputs": outputs, "reused": reused, "code_digests": code}
+        # temp file, fsync, rename: a killed run leaves the previous pipeline.json whole, never a part
+        write_bytes_atomic(os.path.join(out, "pipeline.json"), json.dumps(doc, indent=2).encode())
         return STAGES.index(stage) >= last
 
     # ------------------------------------------------------------------ curate
-    uri = ingest_flow(_crawl_inputs(crawl), os.path.join(out, "ingest"), config=cfg.ingest or None, ray_address=ray_address)
+    uri = ingest_flow(_crawl_inputs(crawl), os.path.join(out, "ingest"), config=cfg.ingest or None, ray_address=ray_address,
+                      force="ingest" in forced)
     if record("ingest", uri, not _newly_written(uri, started)):
         return outputs
-    uri = filter_flow(uri, os.path.join(out, "filter"), config=cfg.filter or None, ray_address=ray_address)
+    uri = filter_flow(uri, os.path.join(out, "filter"), config=cfg.filter or None, ray_address=ray_address,
+                      force="filter" in forced)
     if record("filter", uri, not _newly_written(uri, started)):
         return outputs
-    uri = dedup_flow([uri], os.path.join(out, "dedup"), config=cfg.dedup or None, ray_address=ray_address)
+    uri = dedup_flow([uri], os.path.join(out, "dedup"), config=cfg.dedup or None, ray_address=ray_address,
+                     force="dedup" in forced)
     if record("dedup", uri, not _newly_written(uri, started)):
         return outputs
-    docs = remix_flow(uri, os.path.join(out, "remix"), config=cfg.remix, ray_address=ray_address)
+    docs = remix_flow(uri, os.path.join(out, "remix"), config=cfg.remix, ray_address=ray_address, force="remix" in forced)
     if record("remix", docs, not _newly_written(docs, started)):
         return outputs
 
     # ------------------------------------------------------------------ tokens
-    tok = train_tokenizer_flow(docs, os.path.join(out, "tokenizer"), config=cfg.tokenizer)
+    tok = train_tokenizer_flow(docs, os.path.join(out, "tokenizer"), config=cfg.tokenizer, force="train-tokenizer" in forced)
     if record("train-tokenizer", tok, not _newly_written(tok, started)):
         return outputs
-    tokens = tokenize_flow(docs, tok, os.path.join(out, "tokens"), config=cfg.tokenize, ray_address=ray_address)
+    tokens = tokenize_flow(docs, tok, os.path.join(out, "tokens"), config=cfg.tokenize, ray_address=ray_address,
+                           force="tokenize" in forced)
     if record("tokenize", tokens, not _newly_written(tokens, started)):
         return outputs
 
     # ------------------------------------------------------------------ train
     pre_cfg = {"preset": cfg.preset, **cfg.pretrain}
-    run, done = _run_dir(out, "pretrain", pre_cfg, [open_dataset(tokens).digest])
+    run, done = _run_dir(out, "pretrain", pre_cfg, [open_dataset(tokens).digest], "pretrain" in forced)
     ckpt = pretrain_flow(tokens, run, cfg.preset, dict(cfg.pretrain), cfg.nproc) if not done else _latest(run)
     if record("pretrain", ckpt, done):
         return outputs
-    run, done = _run_dir(out, "sft", cfg.sft, [ckpt, file_sha256(sft_data)])
+    run, done = _run_dir(out, "sft", cfg.sft, [ckpt, file_sha256(sft_data)], "sft" in forced)
     ckpt = sft_flow(ckpt, run, data=sft_data, tokenizer=tok, config=dict(cfg.sft), nproc=cfg.nproc) if not done else _latest(run)
     if record("sft", ckpt, done):
         return outputs
-    run, done = _run_dir(out, "dpo", cfg.dpo, [ckpt, file_sha256(dpo_data)])
+    run, done = _run_dir(out, "dpo", cfg.dpo, [ckpt, file_sha256(dpo_data)], "dpo" in forced)
     ckpt = dpo_flow(ckpt, run, data=dpo_data, tokenizer=tok, config=dict(cfg.dpo), nproc=cfg.nproc) if not done else _latest(run)
     if record("dpo", ckpt, done):
         return outputs
     tasks = eval_tasks.format(tokens=tokens)
-    run, done = _run_dir(out, "eval", {"tasks": tasks, **cfg.eval}, [ckpt])
+    run, done = _run_dir(out, "eval", {"tasks": tasks, **cfg.eval}, [ckpt], "eval" in forced)
     if not done:
         eval_flow(ckpt, run, tasks=tasks, tokenizer=tok, config=dict(cfg.eval))
     record("eval", os.path.join(run, "results.json"), done)

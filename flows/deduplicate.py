@@ -19,8 +19,9 @@ from tasks.dedup import DedupConfig, run_dedup
 
 
 @task(name="dedup")
-def dedup_task(inputs: list[str], out: str, config: DedupConfig, against: str | None, executor: str, ray_address: str | None) -> str:
-    return run_dedup(inputs, out, config, against=against, executor=executor, ray_address=ray_address)
+def dedup_task(inputs: list[str], out: str, config: DedupConfig, against: str | None, executor: str, ray_address: str | None,
+               force: bool = False) -> str:
+    return run_dedup(inputs, out, config, against=against, executor=executor, ray_address=ray_address, force=force)
 
 
 def by_dumps_rows(stats: dict[str, Any]) -> list[dict[str, Any]]:
@@ -44,8 +45,11 @@ def dedup_flow(
     against: str | None = None,
     executor: str = "ray",
     ray_address: str | None = None,
+    force: bool = False,
 ) -> str:
     """Exact + URL + MinHash dedup of all ``inputs`` together (optionally against a dedup index).
+
+    ``force`` recomputes every phase even when a version with the same inputs, config and code exists.
 
     ``config``: DedupConfig fields (``minhash`` nested) as a mapping or a JSON/YAML file; parameters are
     checked (datasets exist and are documents, no unknown config keys) before any compute.
@@ -55,7 +59,7 @@ def dedup_flow(
     if against:
         against = require_dataset("against", against, kind="dedup_index")
     cfg = parse_config("config", DedupConfig, config)
-    uri = dedup_task(inputs, out, cfg, against, executor, ray_address)
+    uri = dedup_task(inputs, out, cfg, against, executor, ray_address, force)
     publish_dataset_artifacts(uri, "dedup")
     stats = open_dataset(uri).manifest.stats
     create_table_artifact(

@@ -16,8 +16,8 @@ from tasks.filter import FilterConfig, run_filter
 
 
 @task(name="filter-documents")
-def filter_documents(input_uri: str, out: str, config: dict[str, Any], ray_address: str | None) -> str:
-    return run_filter(input_uri, out, FilterConfig.from_dict(config), ray_address=ray_address)
+def filter_documents(input_uri: str, out: str, config: dict[str, Any], ray_address: str | None, force: bool = False) -> str:
+    return run_filter(input_uri, out, FilterConfig.from_dict(config), ray_address=ray_address, force=force)
 
 
 @flow(name="filter")
@@ -26,10 +26,12 @@ def filter_flow(
     out: str,
     config: dict[str, Any] | None = None,
     ray_address: str | None = None,
+    force: bool = False,
 ) -> str:
     """Language ID + quality filters over a documents dataset; returns the published version URI.
 
     ``config`` is a partial FilterConfig as a mapping (the same keys as a --config file).
+    ``force`` recomputes even when a version with the same input, config and code exists.
     Parameters are checked (a documents dataset, no unknown config keys) before any compute.
     """
     input_uri = require_dataset("input_uri", input_uri, kind="documents")
@@ -38,6 +40,6 @@ def filter_flow(
         FilterConfig.from_dict(config or {})
     except (ValueError, TypeError) as e:
         raise ParameterError("config", str(e)) from e
-    uri = filter_documents(input_uri, out, config or {}, ray_address)
+    uri = filter_documents(input_uri, out, config or {}, ray_address, force)
     publish_dataset_artifacts(uri, "filter")
     return uri

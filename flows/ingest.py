@@ -35,8 +35,9 @@ def list_inputs(inputs: list[str]) -> dict[str, int]:
 
 
 @task(name="ingest-files", cache_policy=NO_CACHE)
-def ingest_files(inputs: list[str], out: str, config: IngestConfig, source: str | None, ray_address: str | None) -> str:
-    return run_ingest(inputs, out, config, source=source, executor="ray", ray_address=ray_address)
+def ingest_files(inputs: list[str], out: str, config: IngestConfig, source: str | None, ray_address: str | None,
+                 force: bool = False) -> str:
+    return run_ingest(inputs, out, config, source=source, executor="ray", ray_address=ray_address, force=force)
 
 
 @task(name="ingest-artifacts", retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
@@ -51,11 +52,14 @@ def ingest_flow(
     source: str | None = None,
     config: IngestConfig | None = None,
     ray_address: str | None = None,
+    force: bool = False,
 ) -> str:
-    """Ingest JSONL / Parquet / WARC / WET / HTML files into a versioned documents dataset under ``out``."""
+    """Ingest JSONL / Parquet / WARC / WET / HTML files into a versioned documents dataset under ``out``.
+
+    ``force`` recomputes even when a version with the same inputs, config and code exists."""
     config = config or IngestConfig()
     listing = list_inputs(inputs)
     print(f"ingest: {listing['files']} input files, {listing['bytes'] / 1e6:.1f} MB")
-    uri = ingest_files(inputs, out, config, source, ray_address)
+    uri = ingest_files(inputs, out, config, source, ray_address, force)
     publish_artifacts(uri)
     return uri

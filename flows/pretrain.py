@@ -19,6 +19,7 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact, cr
 from prefect.cache_policies import NO_CACHE
 
 from flows.artifacts import artifact_key
+from flows.run_artifacts import code_digest_line
 from flows.validation import parse_config, require_dataset, require_output
 from model.pretrain import TrainConfig
 from tasks.pretrain import metrics_table, run_pretrain
@@ -45,6 +46,7 @@ def summary_markdown(run_dir: Path, ckpt: str) -> str:
         f"- final train loss {summary.get('loss', float('nan')):.4f}, val loss {summary.get('val_loss') or float('nan'):.4f}, "
         f"{summary.get('tokens_per_s') or 0:,.0f} tokens/s, MFU {'n/a' if mfu is None else f'{mfu:.1%}'}, skipped steps {summary.get('skipped_steps', 0)}",
         f"- checkpoint: `{ckpt}`",
+        code_digest_line("pretrain"),
     ])
 
 

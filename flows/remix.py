@@ -25,8 +25,8 @@ DEFAULT_CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "remix.ya
 
 
 @task(name="remix-documents", cache_policy=NO_CACHE)
-def remix_task(input_uri: str, out: str, config: RemixConfig, ray_address: str | None) -> str:
-    return run_remix(input_uri, out, config, executor="ray", ray_address=ray_address)
+def remix_task(input_uri: str, out: str, config: RemixConfig, ray_address: str | None, force: bool = False) -> str:
+    return run_remix(input_uri, out, config, executor="ray", ray_address=ray_address, force=force)
 
 
 @task(name="remix-artifacts", retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
@@ -41,8 +41,11 @@ def remix_flow(
     out: str,
     config: dict[str, Any] | RemixConfig | str | None = None,
     ray_address: str | None = None,
+    force: bool = False,
 ) -> str:
     """Resample ``input_uri`` to the per-language group shares of ``config`` into a new version under ``out``.
+
+    ``force`` recomputes even when a version with the same input, config and code exists.
 
     ``config``: RemixConfig fields (targets, groups, unit, scale, max_repeats, seed) as a mapping or a
     JSON/YAML file; default ``configs/remix.yaml``.
@@ -50,6 +53,6 @@ def remix_flow(
     input_uri = require_dataset("input_uri", input_uri, kind="documents")
     out = require_output("out", out)
     cfg = parse_config("config", RemixConfig, DEFAULT_CONFIG if config is None else config)
-    uri = remix_task(input_uri, out, cfg, ray_address)
+    uri = remix_task(input_uri, out, cfg, ray_address, force)
     publish_artifacts(uri)
     return uri

@@ -19,6 +19,14 @@ from typing import Any
 
 from flows.artifacts import artifact_key
 from flows.dashboard.collect import read_metrics
+from tasks.code_digest import STAGE_MODULES, stage_code_digest
+
+
+def code_digest_line(stage: str) -> str:
+    """Markdown line naming the digest of the code that computed ``stage`` (part of its run key)."""
+    if stage not in STAGE_MODULES:
+        return f"- code digest: n/a (no stage module for {stage!r})"
+    return f"- code digest: `{stage_code_digest(stage)[:16]}` ({STAGE_MODULES[stage]} and the repo modules it imports)"
 
 
 def training_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -64,6 +72,7 @@ def publish_training_artifacts(run_dir: str, stage: str, checkpoint: str | None 
     keys = {k: artifact_key(stage, k) for k in ("training-summary", "curve", "checkpoint")}
     lines = [f"## {stage}: {summary.get('steps', 0)} steps"] + [f"- {k}: {v:.6g}" if isinstance(v, float) else f"- {k}: {v}"
                                                                for k, v in summary.items()]
+    lines.append(code_digest_line(stage))
     create_markdown_artifact(key=keys["training-summary"], markdown="\n".join(lines), description=f"{stage} training summary")
     create_table_artifact(key=keys["curve"], table=curve_rows(rows), description=f"{stage} loss / lr / throughput by step")
     target = str(Path(checkpoint or run_dir).resolve())
@@ -76,7 +85,8 @@ def publish_eval_artifacts(eval_dir: str, stage: str = "eval") -> str:
 
     results = json.loads((Path(eval_dir) / "results.json").read_text(encoding="utf-8"))
     key = artifact_key(stage, "scores")
-    create_table_artifact(key=key, table=eval_rows(results), description=f"{stage} scores by task and metric")
+    digest = stage_code_digest("eval")[:16]
+    create_table_artifact(key=key, table=eval_rows(results), description=f"{stage} scores by task and metric (code digest {digest})")
     return key
 
 

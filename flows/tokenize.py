@@ -21,8 +21,9 @@ from tasks.tokenize import run_tokenize
 
 
 @task(name="tokenize-shards", cache_policy=NO_CACHE)
-def tokenize_task(input_uri: str, tokenizer: str, out: str, config: TokenizeConfig, ray_address: str | None) -> str:
-    return run_tokenize(input_uri, tokenizer, out, config, executor="ray", ray_address=ray_address)
+def tokenize_task(input_uri: str, tokenizer: str, out: str, config: TokenizeConfig, ray_address: str | None,
+                  force: bool = False) -> str:
+    return run_tokenize(input_uri, tokenizer, out, config, executor="ray", ray_address=ray_address, force=force)
 
 
 @task(name="tokenize-artifacts", retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
@@ -38,8 +39,11 @@ def tokenize_flow(
     out: str,
     config: dict[str, Any] | TokenizeConfig | str | None = None,
     ray_address: str | None = None,
+    force: bool = False,
 ) -> str:
     """Tokenize ``input_uri`` with the tokenizer directory ``tokenizer`` into token shards under ``out``.
+
+    ``force`` recomputes even when a version with the same inputs, config and code exists.
 
     ``config``: TokenizeConfig fields (val_fraction, split_seed, add_bos, max_shard_tokens, ...).
     """
@@ -47,6 +51,6 @@ def tokenize_flow(
     tokenizer = require_dataset("tokenizer", tokenizer, kind="tokenizer")
     out = require_output("out", out)
     cfg = parse_config("config", TokenizeConfig, config)
-    uri = tokenize_task(input_uri, tokenizer, out, cfg, ray_address)
+    uri = tokenize_task(input_uri, tokenizer, out, cfg, ray_address, force)
     publish_artifacts(uri)
     return uri

@@ -22,8 +22,8 @@ from tasks.train_tokenizer import run_train_tokenizer
 
 
 @task(name="train-tokenizer", cache_policy=NO_CACHE)
-def train_tokenizer_task(input_uri: str, out: str, config: TokenizerTrainConfig) -> str:
-    return run_train_tokenizer(input_uri, out, config)
+def train_tokenizer_task(input_uri: str, out: str, config: TokenizerTrainConfig, force: bool = False) -> str:
+    return run_train_tokenizer(input_uri, out, config, force=force)
 
 
 @task(name="train-tokenizer-artifacts", retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
@@ -34,9 +34,11 @@ def publish_artifacts(uri: str) -> None:
 
 @flow(name="train-tokenizer", log_prints=True)
 def train_tokenizer_flow(
-    input_uri: str, out: str, config: dict[str, Any] | TokenizerTrainConfig | str | None = None
+    input_uri: str, out: str, config: dict[str, Any] | TokenizerTrainConfig | str | None = None, force: bool = False
 ) -> str:
     """Train a tokenizer on ``input_uri`` (documents) into a versioned directory under ``out``.
+
+    ``force`` retrains even when a version with the same input, config and code exists.
 
     ``config``: TokenizerTrainConfig fields (vocab_size, character_coverage, sample_bytes, ...) as a
     mapping or a JSON/YAML file; unknown keys fail the run at once.
@@ -44,6 +46,6 @@ def train_tokenizer_flow(
     input_uri = require_dataset("input_uri", input_uri, kind="documents")
     out = require_output("out", out)
     cfg = parse_config("config", TokenizerTrainConfig, config)
-    uri = train_tokenizer_task(input_uri, out, cfg)
+    uri = train_tokenizer_task(input_uri, out, cfg, force)
     publish_artifacts(uri)
     return uri

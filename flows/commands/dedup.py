@@ -16,6 +16,7 @@ def register(app: typer.Typer) -> None:
         against: str | None = typer.Option(None, "--against", help="dedup index of earlier runs (OUT/index of a previous dedup)"),
         executor: str = typer.Option("ray", "--executor", help="ray | local"),
         no_prefect: bool = typer.Option(False, "--no-prefect", help="call the stage directly, without a Prefect flow run"),
+        force: bool = typer.Option(False, "--force", help="recompute even when a version with the same inputs, config and code exists"),
     ) -> None:
         """Exact, URL and MinHash near-duplicate removal across all inputs (and an earlier index)."""
         from storage import DatasetError, open_dataset
@@ -24,11 +25,11 @@ def register(app: typer.Typer) -> None:
         try:
             cfg = DedupConfig.from_file(config) if config else DedupConfig()
             if no_prefect:
-                uri = run_dedup(inputs, out, cfg, against=against, executor=executor)
+                uri = run_dedup(inputs, out, cfg, against=against, executor=executor, force=force)
             else:
                 from flows.deduplicate import dedup_flow
 
-                uri = dedup_flow(inputs, out, cfg, against=against, executor=executor)
+                uri = dedup_flow(inputs, out, cfg, against=against, executor=executor, force=force)
         except (DatasetError, ValueError) as e:
             typer.echo(f"error: {e}", err=True)
             raise typer.Exit(2) from e

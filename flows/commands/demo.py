@@ -32,6 +32,7 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(4200, "--port", help="Prefect UI/API port (0: any free port)"),
         dashboard_port: int = typer.Option(8765, "--dashboard-port", help="dashboard port (0: any free port)"),
         wait: bool | None = typer.Option(None, "--wait/--no-wait", help="keep the UI and dashboard up until Ctrl-C (default: on a terminal)"),
+        force: list[str] = typer.Option([], "--force", help="recompute this stage even when its output exists (repeatable), e.g. --force filter"),
     ) -> None:
         """Generate the demo crawl and run ingest -> ... -> eval on it, end to end."""
         from tasks.demo_crawl import generate_demo_crawl
@@ -55,7 +56,7 @@ def register(app: typer.Typer) -> None:
         try:
             from flows.data_to_model import data_to_model
 
-            state = data_to_model(crawl=str(crawl), out=str(out), until=until, return_state=True)
+            state = data_to_model(crawl=str(crawl), out=str(out), until=until, force=list(force), return_state=True)
             outputs = state.result()
             typer.echo("\noutputs:")
             reused = json.loads((out / "pipeline.json").read_text())["reused"]

@@ -13,6 +13,7 @@ def register(app: typer.Typer) -> None:
         config: str = typer.Option(None, "--config", help="YAML/JSON file with FilterConfig overrides"),
         no_prefect: bool = typer.Option(False, "--no-prefect", help="run the stage directly, without Prefect"),
         ray_address: str = typer.Option(None, "--ray-address", help="join this Ray cluster (default: local)"),
+        force: bool = typer.Option(False, "--force", help="recompute even when a version with the same inputs, config and code exists"),
     ) -> None:
         """Keep en/zh documents that pass Gopher, C4 and FineWeb rules; drops go to dropped/ with a reason."""
         from storage import DatasetError, open_dataset
@@ -23,11 +24,11 @@ def register(app: typer.Typer) -> None:
             overrides = load_mapping(config) if config else {}
             cfg = FilterConfig.from_dict(overrides)
             if no_prefect:
-                uri = run_filter(input_uri, out, cfg, ray_address=ray_address)
+                uri = run_filter(input_uri, out, cfg, ray_address=ray_address, force=force)
             else:
                 from flows.filter import filter_flow
 
-                uri = filter_flow(input_uri, out, overrides, ray_address)
+                uri = filter_flow(input_uri, out, overrides, ray_address, force=force)
         except (DatasetError, ValueError, FileNotFoundError) as e:
             typer.echo(f"error: {e}", err=True)
             raise typer.Exit(2) from e

@@ -36,6 +36,7 @@ def register(app: typer.Typer) -> None:
         ray_address: str = typer.Option(None, "--ray-address", help="join this Ray cluster (default: RAY_ADDRESS or a new local cluster)"),
         no_prefect: bool = typer.Option(False, "--no-prefect", help="run the stage directly, without a Prefect flow run"),
         config: str = typer.Option(None, "--config", help="YAML/JSON file with IngestConfig fields"),
+        force: bool = typer.Option(False, "--force", help="recompute even when a version with the same inputs, config and code exists"),
     ) -> None:
         """Read raw crawl files into a normalised, checksummed documents dataset."""
         from storage import open_dataset
@@ -49,11 +50,12 @@ def register(app: typer.Typer) -> None:
         flow_run = None
         try:
             if no_prefect:
-                uri = run_ingest(list(inputs), out, cfg, source=source, executor="ray", ray_address=ray_address)
+                uri = run_ingest(list(inputs), out, cfg, source=source, executor="ray", ray_address=ray_address, force=force)
             else:
                 from flows.ingest import ingest_flow
 
-                state = ingest_flow(list(inputs), out, source=source, config=cfg, ray_address=ray_address, return_state=True)
+                state = ingest_flow(list(inputs), out, source=source, config=cfg, ray_address=ray_address, force=force,
+                                    return_state=True)
                 uri = state.result()
                 flow_run = _flow_run_label(state)
         except ValueError as e:

@@ -17,6 +17,7 @@ def register(app: typer.Typer) -> None:
         config: str = typer.Option(..., "--config", help="YAML/JSON remix config (targets, groups, max_repeats; docs/tokens.md)"),
         ray_address: str = typer.Option(None, "--ray-address", help="join this Ray cluster (default: RAY_ADDRESS or a new local one)"),
         no_prefect: bool = typer.Option(False, "--no-prefect", help="run directly, without a Prefect flow run"),
+        force: bool = typer.Option(False, "--force", help="recompute even when a version with the same inputs, config and code exists"),
     ) -> None:
         """Label documents by language and domain group, then down/upsample to the configured shares."""
         from flows.commands._stage_command import run_and_report
@@ -31,6 +32,6 @@ def register(app: typer.Typer) -> None:
         def flow_call():
             from flows.remix import remix_flow
 
-            return remix_flow(input_uri, out, cfg, ray_address, return_state=True)
+            return remix_flow(input_uri, out, cfg, ray_address, force=force, return_state=True)
 
-        run_and_report(lambda: run_remix(input_uri, out, cfg, executor="ray", ray_address=ray_address), flow_call, no_prefect)
+        run_and_report(lambda: run_remix(input_uri, out, cfg, executor="ray", ray_address=ray_address, force=force), flow_call, no_prefect)

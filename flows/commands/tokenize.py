@@ -19,6 +19,7 @@ def register(app: typer.Typer) -> None:
         split_seed: int = typer.Option(0, "--split-seed", help="seed of the train/validation hash split"),
         ray_address: str = typer.Option(None, "--ray-address", help="join this Ray cluster (default: RAY_ADDRESS or a new local one)"),
         no_prefect: bool = typer.Option(False, "--no-prefect", help="run directly, without a Prefect flow run"),
+        force: bool = typer.Option(False, "--force", help="recompute even when a version with the same inputs, config and code exists"),
     ) -> None:
         """Tokenize documents into Arrow IPC token shards (train, per-language val) with EOS after each document."""
         from flows.commands._stage_command import run_and_report
@@ -30,7 +31,7 @@ def register(app: typer.Typer) -> None:
         def flow_call():
             from flows.tokenize import tokenize_flow
 
-            return tokenize_flow(input_uri, tokenizer, out, cfg, ray_address, return_state=True)
+            return tokenize_flow(input_uri, tokenizer, out, cfg, ray_address, force=force, return_state=True)
 
-        run_and_report(lambda: run_tokenize(input_uri, tokenizer, out, cfg, executor="ray", ray_address=ray_address),
+        run_and_report(lambda: run_tokenize(input_uri, tokenizer, out, cfg, executor="ray", ray_address=ray_address, force=force),
                        flow_call, no_prefect)

@@ -19,6 +19,7 @@ def register(app: typer.Typer) -> None:
         sample_bytes: int = typer.Option(1_000_000_000, "--sample-bytes", help="at most this much text is trained on"),
         seed: int = typer.Option(0, "--seed", help="sampling seed"),
         no_prefect: bool = typer.Option(False, "--no-prefect", help="run directly, without a Prefect flow run"),
+        force: bool = typer.Option(False, "--force", help="recompute even when a version with the same inputs, config and code exists"),
     ) -> None:
         """Train a SentencePiece BPE tokenizer (byte fallback, split digits, chat markers) on a document dataset."""
         from flows.commands._stage_command import run_and_report
@@ -31,9 +32,9 @@ def register(app: typer.Typer) -> None:
         def flow_call():
             from flows.tokenizer import train_tokenizer_flow
 
-            return train_tokenizer_flow(input_uri, out, cfg, return_state=True)
+            return train_tokenizer_flow(input_uri, out, cfg, force=force, return_state=True)
 
-        uri = run_and_report(lambda: run_train_tokenizer(input_uri, out, cfg), flow_call, no_prefect)
+        uri = run_and_report(lambda: run_train_tokenizer(input_uri, out, cfg, force=force), flow_call, no_prefect)
         from model.tokenizer import Tokenizer
 
         typer.echo(repr(Tokenizer.load(uri)))

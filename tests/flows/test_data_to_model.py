@@ -55,6 +55,48 @@ def test_data_to_model_runs_every_stage_then_reruns_only_the_changed_ones(prefec
     assert open_dataset(str(out / "filter")).uri == second["filter"]
 
 
+def test_pipeline_json_is_replaced_atomically_and_force_recomputes_one_stage(prefect_harness, ray_cluster, crawl, tmp_path) -> None:
+    from flows.data_to_model import data_to_model
+    from flows.validation import ParameterError
+    from tasks.code_digest import stage_code_digest
+
+    out = tmp_path / "run"
+    first = data_to_model(crawl=str(crawl), out=str(out), until="filter")
+    doc = json.loads((out / "pipeline.json").read_text())
+    assert doc["code_digests"] == {"ingest": stage_code_digest("ingest"), "filter": stage_code_digest("filter")}
+    # a second name for the file: a write in place would change both, a rename replaces only pipeline.json
+    (out / "pipeline.json").rename(out / "before.json")
+    (out / "pipeline.json").hardlink_to(out / "before.json")
+    second = data_to_model(crawl=str(crawl), out=str(out), until="filter", force=["filter"])
+    assert json.loads((out / "before.json").read_text()) == doc, "pipeline.json was rewritten in place"
+    assert json.loads((out / "pipeline.json").read_text())["reused"] == {"ingest": True, "filter": False}
+    assert second["ingest"] == first["ingest"] and second["filter"] != first["filter"]
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".tmp-")]
+    with pytest.raises(ParameterError, match="parameter 'force'"):
+        data_to_model(crawl=str(crawl), out=str(out), until="filter", force=["filtr"])
+
+
+def test_training_run_dirs_are_keyed_on_code_and_forced_runs_are_fresh(tmp_path, monkeypatch) -> None:
+    import flows.data_to_model as d2m
+
+    out = str(tmp_path)
+    run, done = d2m._run_dir(out, "pretrain", {"steps": 3}, ["tokens-digest"])
+    assert not done and Path(run).name.startswith("pretrain-")
+    Path(run).mkdir(parents=True)
+    (Path(run) / "summary.json").write_text("{}")
+    assert d2m._run_dir(out, "pretrain", {"steps": 3}, ["tokens-digest"]) == (run, True), "same code: reused"
+    forced, done = d2m._run_dir(out, "pretrain", {"steps": 3}, ["tokens-digest"], force=True)
+    assert not done and Path(forced).name.startswith(Path(run).name + "-f")
+    Path(forced).mkdir()
+    assert d2m._run_dir(out, "pretrain", {"steps": 3}, ["tokens-digest"]) == (run, True), "an unfinished forced run is not used"
+    (Path(forced) / "summary.json").write_text("{}")
+    assert d2m._run_dir(out, "pretrain", {"steps": 3}, ["tokens-digest"]) == (forced, True), "the finished forced run is"
+    # other code (a changed model/ module): another run directory, not finished
+    monkeypatch.setattr(d2m, "stage_code_digest", lambda stage: "0" * 64)
+    other, done = d2m._run_dir(out, "pretrain", {"steps": 3}, ["tokens-digest"])
+    assert other not in (run, forced) and not done
+
+
 def test_data_to_model_fails_fast_on_a_missing_crawl(prefect_harness, tmp_path) -> None:
     from flows.data_to_model import data_to_model
     from flows.validation import ParameterError

@@ -30,6 +30,12 @@ def test_filter_flow_publishes_funnel_artifacts(prefect_harness, ray_cluster, tm
     assert (whole["input"], whole["kept"], whole["dropped"]) == (len(DOCS), m.counts.kept, m.counts.dropped_total)
     assert {name for scope, name in funnel if scope == "lang"} == set(m.stats["by_lang"])
     assert sum(r["input"] for (scope, _), r in funnel.items() if scope == "lang") == len(DOCS)
+    assert m.code_digest and f"code digest `{m.code_digest[:16]}`" in arts["filter-summary"]
+
+    # force=True recomputes into a fresh version that LATEST names; the old one stays
+    forced = filter_flow(src, str(tmp_path / "out"), {"langid": {"keep": ["en", "zh"]}}, force=True)
+    assert forced != uri and Path(forced).name.startswith(Path(uri).name + "-f")
+    assert open_dataset(str(tmp_path / "out")).uri == forced and open_dataset(uri).digest == open_dataset(forced).digest
 
 
 def test_cli_filter_without_prefect_and_classifier_training(ray_cluster, tmp_path: Path) -> None:
@@ -41,6 +47,12 @@ def test_cli_filter_without_prefect_and_classifier_training(ray_cluster, tmp_pat
     assert res.exit_code == 0, res.output
     assert "lang_unsupported" in res.output
     assert open_dataset(str(tmp_path / "out")).manifest.config["langid"]["keep"] == ["en"]
+    first = open_dataset(str(tmp_path / "out")).uri
+    again = runner.invoke(app, ["filter", src, "--out", str(tmp_path / "out"), "--config", str(cfg), "--no-prefect"])
+    assert again.exit_code == 0 and first in again.output, "a rerun reuses the version"
+    forced = runner.invoke(app, ["filter", src, "--out", str(tmp_path / "out"), "--config", str(cfg), "--no-prefect", "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert open_dataset(str(tmp_path / "out")).uri != first and open_dataset(str(tmp_path / "out")).uri in forced.output
 
     bad = runner.invoke(app, ["filter", str(tmp_path / "missing"), "--out", str(tmp_path / "o2"), "--no-prefect"])
     assert bad.exit_code == 2 and "no such dataset" in bad.output
