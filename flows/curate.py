@@ -24,6 +24,7 @@ from flows.deduplicate import dedup_flow
 from flows.filter import filter_flow
 from flows.ingest import ingest_flow
 from flows.validation import require_output, require_path
+from storage import write_bytes_atomic
 
 STATE_FILE = "curated.json"
 
@@ -34,10 +35,8 @@ def _load_state(out: str) -> dict[str, Any]:
 
 
 def _save_state(out: str, state: dict[str, Any]) -> None:
-    path = Path(out) / STATE_FILE
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=2))
-    os.replace(tmp, path)  # a killed run never leaves a half-written state file
+    # temp file, fsync, rename: a killed run (or a power loss) never leaves a half-written state file
+    write_bytes_atomic(str(Path(out) / STATE_FILE), json.dumps(state, indent=2).encode())
 
 
 @flow(name="curate-nightly", log_prints=True)

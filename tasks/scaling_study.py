@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from model import scaling
+from storage import write_bytes_atomic
 from model.flops import flops_per_token
 from model.scaling_fit import NEAR_OPTIMAL_TOLERANCE, HyperparameterFit, StudyFit, fit_hyperparameters, fit_study, write_laws
 
@@ -346,7 +347,5 @@ def run_scaling_study(cfg: StudyConfig, *, executor: str = "ray", ray_address: s
         from tasks.scaling_plots import write_plots
 
         report["plots"] = write_plots(rows + holdout_rows, fits, report, out / "plots")
-    tmp = out / "report.json.tmp"
-    tmp.write_text(json.dumps(report, indent=1, default=str))
-    tmp.replace(out / "report.json")
+    write_bytes_atomic(str(out / "report.json"), json.dumps(report, indent=1, default=str).encode())  # temp, fsync, rename
     return report
