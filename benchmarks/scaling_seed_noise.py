@@ -18,6 +18,7 @@ import statistics
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from tasks.config import parse
 from tasks.scaling_study import StudyConfig, read_results, run_cfg, run_point
 
 
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> dict:
     study = Path(args.study)
     report = json.loads((study / "report.json").read_text())
     rows = {r["id"]: r for r in read_results(study / "results.jsonl")}
-    settings = run_cfg(dataclasses.replace(StudyConfig.from_dict(report["config"]), save_checkpoints=False))
+    settings = run_cfg(dataclasses.replace(parse(StudyConfig, report["config"]), save_checkpoints=False))
     jobs = []
     for run_id in args.ids:
         if run_id not in rows or rows[run_id].get("status") != "ok":

@@ -14,11 +14,13 @@ cheap no-op for everything already published, thanks to content addressing).
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.artifacts import publish_dataset_artifacts
+from flows.validation import parse_config
 from tasks.ingest import IngestConfig, run_ingest
 from tasks.readers import list_input_files
 
@@ -50,14 +52,16 @@ def ingest_flow(
     inputs: list[str],
     out: str,
     source: str | None = None,
-    config: IngestConfig | None = None,
+    config: dict[str, Any] | IngestConfig | str | None = None,
     ray_address: str | None = None,
     force: bool = False,
 ) -> str:
     """Ingest JSONL / Parquet / WARC / WET / HTML files into a versioned documents dataset under ``out``.
 
-    ``force`` recomputes even when a version with the same inputs, config and code exists."""
-    config = config or IngestConfig()
+    ``config``: IngestConfig overrides as a mapping or a JSON/YAML file; unknown keys fail the run at once.
+    ``force`` recomputes even when a version with the same inputs, config and code exists.
+    """
+    config = parse_config("config", IngestConfig, config)
     listing = list_inputs(inputs)
     print(f"ingest: {listing['files']} input files, {listing['bytes'] / 1e6:.1f} MB")
     uri = ingest_files(inputs, out, config, source, ray_address, force)

@@ -61,9 +61,9 @@ class DeploymentSpec:
 
 
 def load_deployment_specs(path: Path = PREFECT_YAML) -> list[DeploymentSpec]:
-    import yaml
+    from tasks.config import load_mapping
 
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = load_mapping(path)
     specs = []
     for d in data.get("deployments", []):
         specs.append(

@@ -20,10 +20,8 @@ phase (not part of the manifest digest: a resumed run publishes the digest of a 
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from dedup.intermediates import PhaseStore
@@ -47,8 +45,6 @@ class DedupConfig:
     keep_intermediates: bool = False  # keep OUT/_work/dedup-<key> after success
 
     def __post_init__(self) -> None:
-        if isinstance(self.minhash, dict):
-            self.minhash = MinhashConfig(**self.minhash)
         if self.partitions < 1:
             raise ValueError(f"DedupConfig.partitions must be >= 1, got {self.partitions}")
 
@@ -56,23 +52,6 @@ class DedupConfig:
         """What determines the output (the content key): not workers or keep_intermediates."""
         return {"minhash": asdict(self.minhash), "url_dedup": self.url_dedup, "partitions": self.partitions,
                 "report_by_dumps": self.report_by_dumps}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "DedupConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"DedupConfig: unknown keys {sorted(unknown)} (known: {sorted(known)})")
-        return cls(**d)
-
-    @classmethod
-    def from_file(cls, path: str) -> "DedupConfig":
-        text = Path(path).read_text()
-        if path.endswith((".yaml", ".yml")):
-            import yaml
-
-            return cls.from_dict(yaml.safe_load(text) or {})
-        return cls.from_dict(json.loads(text))
 
 
 def _index_compatible(index_cfg: dict[str, Any], cfg: MinhashConfig, where: str) -> None:

@@ -8,6 +8,7 @@ reason and records ``stats.by_lang`` / ``stats.by_source`` funnels.
 
     run_filter("runs/ingest", "runs/filter", FilterConfig())                # Ray
     run_filter("runs/ingest", "runs/filter", FilterConfig(), executor="local")
+    run_filter("runs/ingest", "runs/filter", tasks.config.parse(FilterConfig, "filter.yaml"))  # overrides from a file
 
 Order per document: langid (``lang_*``) -> heuristics of the detected language
 (``gopher_rep_*``, ``gopher_*``, ``c4_*``, ``fineweb_*``) -> classifier
@@ -18,7 +19,6 @@ as ``c4_removed_lines`` when non-zero.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 from collections.abc import Iterable
@@ -39,7 +39,7 @@ from storage import (
     write_shard,
 )
 from tasks.code_digest import stage_code_digest
-from tasks.config_io import load_mapping, merge_into
+from tasks.config import to_mapping
 from tasks.ops.langid import LangIdConfig, LanguageIdentifier
 from tasks.ops.quality import QualityConfig, QualityFilter
 from tasks.ops.quality_classifier import (
@@ -70,18 +70,6 @@ class FilterConfig:
     quality: QualityConfig = field(default_factory=QualityConfig)
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     batch_size: int = 2000  # rows per Arrow batch inside a shard
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "FilterConfig":
-        """Defaults overridden by ``data`` (partial: only the keys given change)."""
-        return merge_into(cls(), data, "filter")
-
-    @classmethod
-    def load(cls, path: str) -> "FilterConfig":
-        return cls.from_dict(load_mapping(path))
 
 
 # ----------------------------------------------------------------------------- worker
@@ -122,10 +110,13 @@ def _with_metadata(raw: str | None, extra: dict[str, Any]) -> str | None:
 
 
 class FilterShardProcessor:
-    """One Ray actor: loads fastText (and the classifier) once, filters one input shard per call."""
+    """One Ray actor: loads fastText (and the classifier) once, filters one input shard per call.
 
-    def __init__(self, cfg: dict[str, Any], input_uri: str, location: str) -> None:
-        self.cfg = FilterConfig.from_dict(cfg)
+    ``cfg`` is the driver's parsed FilterConfig object (Ray pickles it), never re-parsed here.
+    """
+
+    def __init__(self, cfg: FilterConfig, input_uri: str, location: str) -> None:
+        self.cfg = cfg
         self.dataset = open_dataset(input_uri, kind="documents")
         self.location = location
         self.langid = LanguageIdentifier(self.cfg.langid)
@@ -263,7 +254,7 @@ def _concat_columns(parts: Iterable[dict[str, list]], names: list[str]) -> dict[
 def resolved_config(cfg: FilterConfig) -> dict[str, Any]:
     """The config recorded in the manifest (and hashed into the version key), with the
     classifier model's sha256 so a retrained model gives a new version."""
-    d = cfg.to_dict()
+    d = to_mapping(cfg)
     if cfg.classifier.model_path:
         d["classifier"]["model_sha256"] = file_sha256(cfg.classifier.model_path)
     return d
@@ -293,7 +284,7 @@ def run_filter(
     results = run_units(
         FilterShardProcessor,
         units,
-        ctor_kwargs={"cfg": cfg.to_dict(), "input_uri": ds.uri, "location": writer.location},
+        ctor_kwargs={"cfg": cfg, "input_uri": ds.uri, "location": writer.location},
         executor=executor,
         ray_address=ray_address,
     )

@@ -25,7 +25,6 @@ on unchanged files is a no-op; edited or added files make a new version.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import logging
@@ -81,22 +80,6 @@ class IngestConfig:
             raise ValueError(f"IngestConfig.input_fingerprint must be 'stat' or 'sha256', got {self.input_fingerprint!r}")
         if min(self.rows_per_shard, self.shard_bytes, self.batch_rows, self.batch_chars, self.max_doc_bytes, self.max_html_bytes) <= 0:
             raise ValueError("IngestConfig sizes (rows_per_shard, shard_bytes, batch_*, max_*_bytes) must be positive")
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "IngestConfig":
-        """Build from a plain dict (a config file); unknown keys are an error naming them."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown ingest config keys {unknown}; known: {sorted(known)}")
-        d = dict(d)
-        if isinstance(d.get("normalize"), dict):
-            norm_known = {f.name for f in dataclasses.fields(NormalizeConfig)}
-            bad = sorted(set(d["normalize"]) - norm_known)
-            if bad:
-                raise ValueError(f"unknown normalize config keys {bad}; known: {sorted(norm_known)}")
-            d["normalize"] = NormalizeConfig(**d["normalize"])
-        return cls(**d)
 
     def reader_options(self) -> ReaderOptions:
         return ReaderOptions(

@@ -21,36 +21,19 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from storage import DROPPED_SCHEMA, Counts, DatasetWriter, ShardInfo, conform_documents, open_dataset, write_shard
 from tasks.code_digest import stage_code_digest
+from tasks.config import to_mapping
 from tasks.ops.funnel_counts import Funnel, count_document, merge_funnels
 from tasks.ops.remix import Cell, DomainGrouper, RemixConfig, copies_of, plan_rates, with_metadata
 from tasks.runner import run_units
 
 DROP_DOWNSAMPLED = "remix_downsampled"
 REPEATS = "repeats"
-
-
-def load_remix_config(path: str) -> RemixConfig:
-    """RemixConfig from a YAML or JSON file; the message names the file on any problem."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise ValueError(f"{path}: cannot read the remix config ({e})") from e
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: a remix config must be a mapping of RemixConfig fields")
-    try:
-        return RemixConfig.from_dict(data, where=path)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{path}: {e}") from e
 
 
 def _labels(table: pa.Table, grouper: DomainGrouper) -> list[tuple[str, str, str, int]]:
@@ -65,10 +48,9 @@ def _labels(table: pa.Table, grouper: DomainGrouper) -> list[tuple[str, str, str
 class RemixMeasureUnit:
     """Pass 1: documents and bytes per (language, group) of one shard."""
 
-    def __init__(self, input_uri: str, cfg: dict[str, Any]) -> None:
+    def __init__(self, input_uri: str, cfg: RemixConfig) -> None:
         self.dataset = open_dataset(input_uri, kind="documents")
-        cfg_obj = RemixConfig(**cfg)
-        self.grouper = DomainGrouper(cfg_obj.groups, cfg_obj.default_group)
+        self.grouper = DomainGrouper(cfg.groups, cfg.default_group)
 
     def __call__(self, unit: dict[str, Any]) -> dict[str, Any]:
         shard = next(s for s in self.dataset.shards("data") if s.path == unit["shard"])
@@ -83,9 +65,9 @@ class RemixMeasureUnit:
 class RemixSampleUnit:
     """Pass 2: write one shard's kept documents, extra copies and downsampled documents."""
 
-    def __init__(self, input_uri: str, location: str, cfg: dict[str, Any], rates: dict[str, dict[str, float]]) -> None:
+    def __init__(self, input_uri: str, location: str, cfg: RemixConfig, rates: dict[str, dict[str, float]]) -> None:
         self.dataset = open_dataset(input_uri, kind="documents")
-        self.cfg = RemixConfig(**cfg)
+        self.cfg = cfg
         self.grouper = DomainGrouper(self.cfg.groups, self.cfg.default_group)
         self.location = location
         self.rates = rates
@@ -179,20 +161,19 @@ def run_remix(
 
     A rerun with the same input, config and code is a no-op; ``force`` recomputes anyway."""
     ds = open_dataset(input_uri, kind="documents")
-    writer = DatasetWriter(out, kind="documents", stage="remix", config=cfg.to_dict(), inputs=[ds.ref()],
+    writer = DatasetWriter(out, kind="documents", stage="remix", config=to_mapping(cfg), inputs=[ds.ref()],
                            code_digest=stage_code_digest("remix"), force=force)
     if writer.reuse():
         return writer.location
     units = [{"index": i, "shard": s.path} for i, s in enumerate(ds.shards("data"))]
-    cfg_dict = asdict(cfg)
-    measured = run_units(RemixMeasureUnit, units, ctor_kwargs={"input_uri": ds.uri, "cfg": cfg_dict},
+    measured = run_units(RemixMeasureUnit, units, ctor_kwargs={"input_uri": ds.uri, "cfg": cfg},
                          executor=executor, ray_address=ray_address)
     before = {lang: {g: Cell(*v) for g, v in groups.items()}
               for lang, groups in _merge_cells([m["cells"] for m in measured], 2).items()}
     plan = plan_rates(before, cfg)
     rates = {lang: {g: p["rate"] for g, p in groups.items()} for lang, groups in plan.items()}
     sampled = run_units(RemixSampleUnit, units,
-                        ctor_kwargs={"input_uri": ds.uri, "location": writer.location, "cfg": cfg_dict, "rates": rates},
+                        ctor_kwargs={"input_uri": ds.uri, "location": writer.location, "cfg": cfg, "rates": rates},
                         executor=executor, ray_address=ray_address)
     shards = [ShardInfo.from_dict(s) for r in sampled for s in r["shards"]]
     after = _merge_cells([r["after"] for r in sampled], 3)

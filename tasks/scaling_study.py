@@ -19,7 +19,6 @@ optional held-out larger run predicted from the fits, ``OUT/report.json`` and ``
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import math
@@ -33,6 +32,7 @@ from model import scaling
 from storage import write_bytes_atomic
 from model.flops import flops_per_token
 from model.scaling_fit import NEAR_OPTIMAL_TOLERANCE, HyperparameterFit, StudyFit, fit_hyperparameters, fit_study, write_laws
+from tasks.config import parse, to_mapping
 
 log = logging.getLogger("longterm.scaling_study")
 
@@ -87,39 +87,11 @@ class StudyConfig:
         if self.isoflop_hparams not in ("planner", "fitted"):
             raise ValueError(f"isoflop_hparams must be 'planner' or 'fitted', got {self.isoflop_hparams!r}")
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "StudyConfig":
-        d = dict(d)
-        if isinstance(d.get("data"), str):
-            d["data"] = {"main": d["data"]}
-        for key in ("shapes",):
-            if key in d:
-                d[key] = [s if isinstance(s, Shape) else Shape(**s) for s in d[key]]
-        if isinstance(d.get("hparam_shape"), dict):
-            d["hparam_shape"] = Shape(**d["hparam_shape"])
-        for key in ("budgets", "lr_grid", "predict"):
-            if key in d:
-                d[key] = [float(v) for v in d[key]]
-        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown scaling-study settings {sorted(unknown)}")
-        return cls(**d)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def load_study_config(path: str, **overrides: object) -> StudyConfig:
-    """A StudyConfig from a YAML/JSON file; ``overrides`` that are not None replace its settings."""
-    import yaml
-
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"scaling-study config {p} does not exist")
-    data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"{p}: expected a mapping of StudyConfig settings")
-    return StudyConfig.from_dict({**data, **{k: v for k, v in overrides.items() if v is not None}})
+    """A StudyConfig from a YAML/JSON file (:func:`tasks.config.parse`); ``overrides`` that are not None replace its settings."""
+    return parse(StudyConfig, {k: v for k, v in overrides.items() if v is not None}, base=parse(StudyConfig, path))
 
 
 # ----------------------------------------------------------------------------- the grid
@@ -322,7 +294,7 @@ def run_scaling_study(cfg: StudyConfig, *, executor: str = "ray", ray_address: s
             except ValueError as e:
                 log.warning("variant %s: no fitted hyperparameters (%s); IsoFLOP runs use the planner's", variant, e)
     rows = run_points(grid_points(cfg, hp_fits), cfg, results, executor=executor, ray_address=ray_address)
-    report: dict[str, Any] = {"config": cfg.to_dict(), "results": str(results), "variants": {}, "comparison": {}}
+    report: dict[str, Any] = {"config": to_mapping(cfg), "results": str(results), "variants": {}, "comparison": {}}
     fits: dict[str, StudyFit] = {}
     for variant in cfg.data:
         vrows = [r for r in rows if r["variant"] == variant]

@@ -20,10 +20,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Exact, URL and MinHash near-duplicate removal across all inputs (and an earlier index)."""
         from storage import DatasetError, open_dataset
+        from tasks.config import parse
         from tasks.dedup import DedupConfig, run_dedup
 
         try:
-            cfg = DedupConfig.from_file(config) if config else DedupConfig()
+            cfg = parse(DedupConfig, config)
             if no_prefect:
                 uri = run_dedup(inputs, out, cfg, against=against, executor=executor, force=force)
             else:

@@ -17,18 +17,17 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Keep en/zh documents that pass Gopher, C4 and FineWeb rules; drops go to dropped/ with a reason."""
         from storage import DatasetError, open_dataset
-        from tasks.config_io import load_mapping
+        from tasks.config import parse
         from tasks.filter import FilterConfig, run_filter
 
         try:
-            overrides = load_mapping(config) if config else {}
-            cfg = FilterConfig.from_dict(overrides)
+            cfg = parse(FilterConfig, config)
             if no_prefect:
                 uri = run_filter(input_uri, out, cfg, ray_address=ray_address, force=force)
             else:
                 from flows.filter import filter_flow
 
-                uri = filter_flow(input_uri, out, overrides, ray_address, force=force)
+                uri = filter_flow(input_uri, out, cfg, ray_address, force=force)
         except (DatasetError, ValueError, FileNotFoundError) as e:
             typer.echo(f"error: {e}", err=True)
             raise typer.Exit(2) from e

@@ -8,23 +8,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import typer
-
-
-def load_ingest_config(path: str | None):
-    """IngestConfig from a YAML/JSON file of its fields (None -> defaults)."""
-    from tasks.ingest import IngestConfig
-
-    if path is None:
-        return IngestConfig()
-    import yaml
-
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: an ingest config file must hold a mapping of IngestConfig fields")
-    return IngestConfig.from_dict(data)
 
 
 def register(app: typer.Typer) -> None:
@@ -40,11 +25,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Read raw crawl files into a normalised, checksummed documents dataset."""
         from storage import open_dataset
-        from tasks.ingest import run_ingest
+        from tasks.config import parse
+        from tasks.ingest import IngestConfig, run_ingest
 
         try:
-            cfg = load_ingest_config(config)
-        except (OSError, ValueError) as e:
+            cfg = parse(IngestConfig, config)
+        except ValueError as e:
             typer.echo(f"error: {e}", err=True)
             raise typer.Exit(2) from e
         flow_run = None

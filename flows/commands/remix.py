@@ -21,10 +21,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Label documents by language and domain group, then down/upsample to the configured shares."""
         from flows.commands._stage_command import run_and_report
-        from tasks.remix import load_remix_config, run_remix
+        from tasks.config import parse
+        from tasks.ops.remix import RemixConfig
+        from tasks.remix import run_remix
 
         try:
-            cfg = load_remix_config(config)
+            cfg = parse(RemixConfig, config)
         except ValueError as e:
             typer.echo(f"error: {e}", err=True)
             raise typer.Exit(2) from e

@@ -78,8 +78,8 @@ class GopherQualityConfig:
 
     min_doc_words: int | None = 50
     max_doc_words: int | None = 100_000
-    min_avg_word_length: float | None = 3
-    max_avg_word_length: float | None = 10
+    min_avg_word_length: float | None = 3.0
+    max_avg_word_length: float | None = 10.0
     max_symbol_word_ratio: float | None = 0.1
     max_bullet_lines_ratio: float | None = 0.9
     max_ellipsis_lines_ratio: float | None = 0.3

@@ -24,7 +24,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -73,17 +73,6 @@ class RemixConfig:
                     f"remix config: targets[{lang!r}] names groups {sorted(unknown)} that no pattern produces; "
                     f"known groups: {sorted(set(self.groups) | {self.default_group})}"
                 )
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any], where: str = "remix config") -> "RemixConfig":
-        known = set(cls.__dataclass_fields__)
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"{where}: unknown keys {sorted(unknown)} (allowed: {sorted(known)})")
-        return cls(**d)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
     def targets_for(self, lang: str) -> dict[str, float] | None:
         return self.targets.get(lang, self.targets.get("*"))

@@ -52,4 +52,4 @@ def test_cli_no_prefect_with_config_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"bands": 3}))
     res = CliRunner().invoke(app, ["dedup", uri, "--out", str(tmp_path / "o2"), "--config", str(bad), "--no-prefect"])
-    assert res.exit_code == 2 and "unknown keys ['bands']" in res.output
+    assert res.exit_code == 2 and "unknown key 'bands' (did you mean 'minhash.bands'?)" in res.output

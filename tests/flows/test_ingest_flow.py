@@ -80,4 +80,4 @@ def test_cli_ingest_without_prefect(ray_cluster, tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "no such file or directory" in bad.output
     cfg.write_text("rows_per_shard: 2\nbogus: 1\n")
     bad_cfg = CliRunner().invoke(app, ["ingest", str(crawl), "--out", str(out), "--no-prefect", "--config", str(cfg)])
-    assert bad_cfg.exit_code == 2 and "unknown ingest config keys ['bogus']" in bad_cfg.output
+    assert bad_cfg.exit_code == 2 and "ingest.yaml: unknown key 'bogus'; IngestConfig keys:" in bad_cfg.output

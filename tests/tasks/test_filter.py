@@ -9,6 +9,7 @@ import pyarrow as pa
 import pytest
 
 from storage import Counts, DatasetWriter, conform_documents, open_dataset, write_shard
+from tasks.config import parse, to_mapping
 from tasks.filter import ClassifierConfig, FilterConfig, run_filter, train_quality_classifier
 from tests.tasks.filter_samples import EN_CLEAN, EN_SENTENCES, FR_CLEAN, ZH_CLEAN, ZH_SENTENCES
 
@@ -82,7 +83,7 @@ def test_filter_on_ray_conserves_and_explains_every_document(ray_cluster, tmp_pa
 
     # content addressed: same input + config -> same version, no rework; new config -> new version
     assert run_filter(src, str(tmp_path / "out"), FilterConfig(), executor="ray") == uri
-    other = run_filter(src, str(tmp_path / "out"), FilterConfig.from_dict({"langid": {"keep": ["en"]}}), executor="local")
+    other = run_filter(src, str(tmp_path / "out"), parse(FilterConfig, {"langid": {"keep": ["en"]}}), executor="local")
     assert other != uri
     zh = open_dataset(other).manifest.stats["by_lang"]["zh"]
     assert zh["kept"] == 0 and zh["dropped"] == {"lang_unsupported": zh["input"]}
@@ -94,14 +95,16 @@ def test_config_from_partial_mapping_and_file(tmp_path: Path) -> None:
         "langid:\n  keep: [zh]\n  thresholds: {zh: 0.8}\n"
         "quality:\n  languages:\n    zh:\n      c4: {min_num_sentences: 1}\n      fineweb: null\n"
     )
-    cfg = FilterConfig.load(str(path))
+    cfg = parse(FilterConfig, path)
     assert cfg.langid.keep == ["zh"] and cfg.langid.threshold("zh") == 0.8 and cfg.langid.threshold("en") == 0.65
     zh = cfg.quality.for_language("zh")
     assert zh.c4.min_num_sentences == 1 and zh.fineweb is None and zh.tokenizer == "cjk_chars"
     assert cfg.quality.for_language("en").c4.min_num_sentences == 5
-    assert FilterConfig.from_dict(cfg.to_dict()) == cfg
-    with pytest.raises(ValueError, match="unknown key"):
-        FilterConfig.from_dict({"langid": {"keeep": ["en"]}})
+    assert parse(FilterConfig, to_mapping(cfg)) == cfg
+    with pytest.raises(ValueError, match=r"unknown key 'langid.keeep' \(did you mean 'langid.keep'\?\)"):
+        parse(FilterConfig, {"langid": {"keeep": ["en"]}})
+    with pytest.raises(ValueError, match=r"'classifier.threshold' should be a valid number, got '0.5' \(str\)"):
+        parse(FilterConfig, {"classifier": {"threshold": "0.5"}})
 
 
 def test_quality_classifier_scores_and_threshold(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ import pytest
 import zstandard
 
 from storage import open_dataset
+from tasks.config import parse
 from tasks.ingest import IngestConfig, run_ingest
 from tasks.readers import derive_doc_id
 
@@ -372,9 +373,11 @@ def test_oversize_document_can_be_quarantined(huge_doc: Path, tmp_path: Path) ->
 def test_bad_config_is_refused() -> None:
     with pytest.raises(ValueError, match="oversize must be"):
         IngestConfig(oversize="drop")
-    with pytest.raises(ValueError, match="unknown ingest config keys"):
-        IngestConfig.from_dict({"rows_per_shardd": 5})
-    assert IngestConfig.from_dict({"normalize": {"max_blank_lines": 2}}).normalize.max_blank_lines == 2
+    with pytest.raises(ValueError, match=r"unknown key 'rows_per_shardd' \(did you mean 'rows_per_shard'\?\)"):
+        parse(IngestConfig, {"rows_per_shardd": 5})
+    with pytest.raises(ValueError, match=r"unknown key 'normalize.max_blank'"):
+        parse(IngestConfig, {"normalize": {"max_blank": 5}})
+    assert parse(IngestConfig, {"normalize": {"max_blank_lines": 2}}).normalize.max_blank_lines == 2
 
 
 # ----------------------------------------------------------------------------- real public data

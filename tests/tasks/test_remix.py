@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from storage import open_dataset
+from tasks.config import parse
 from tasks.ops.remix import Cell, DomainGrouper, RemixConfig, copies_of, plan_rates, with_metadata
 from tasks.ops.tokenize import TokenizeConfig
 from tasks.ops.tokenizer_training import TokenizerTrainConfig
-from tasks.remix import load_remix_config, run_remix
+from tasks.remix import run_remix
 from tasks.tokenize import run_tokenize
 from tasks.train_tokenizer import run_train_tokenizer
 from tests.tasks.tokens_fixtures import make_documents, write_documents
@@ -56,12 +57,15 @@ def test_copies_are_deterministic_and_capped() -> None:
 def test_config_file_errors_name_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "remix.yaml"
     bad.write_text("targets:\n  en: {news: 1.0, sport: 0.5}\n")
-    with pytest.raises(ValueError, match=r"remix.yaml: .*targets\['en'\] names groups \['sport'\]"):
-        load_remix_config(str(bad))
+    with pytest.raises(ValueError, match=r"remix.yaml: invalid RemixConfig: .*targets\['en'\] names groups \['sport'\]"):
+        parse(RemixConfig, str(bad))
     bad.write_text("target: {}\n")
-    with pytest.raises(ValueError, match=r"remix.yaml: unknown keys \['target'\]"):
-        load_remix_config(str(bad))
-    assert load_remix_config(str(Path(__file__).parents[2] / "configs" / "remix.yaml")).max_repeats == 3
+    with pytest.raises(ValueError, match=r"remix.yaml: unknown key 'target' \(did you mean 'targets'\?\)"):
+        parse(RemixConfig, str(bad))
+    bad.write_text("targets: {en: {news: high}}\n")
+    with pytest.raises(ValueError, match=r"remix.yaml: 'targets.en.news' should be a valid number, got 'high'"):
+        parse(RemixConfig, bad)
+    assert parse(RemixConfig, str(Path(__file__).parents[2] / "configs" / "remix.yaml")).max_repeats == 3
 
 
 def test_metadata_keeps_existing_fields() -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from benchmarks.scaling_seed_noise import main as seed_noise_main
 from model import scaling
+from tasks.config import parse, to_mapping
 from tasks.scaling_study import Shape, StudyConfig, grid_points, hparam_points, load_study_config, read_results, run_scaling_study
 from tests.model.token_fixtures import write_token_dataset
 
@@ -65,11 +66,20 @@ def test_tiny_study_end_to_end(ray_cluster, tmp_path) -> None:
     assert noise["rel_std"] > 0 and noise["not_ok"] == {} and (Path(cfg.out) / "seed-noise.json").exists()
 
 
-def test_config_from_dict_parses_yaml_shapes_and_rejects_unknown_keys() -> None:
-    cfg = StudyConfig.from_dict({"data": "runs/tokens", "budgets": ["1e12", 3e12], "shapes": [{"n_layer": 1, "d_model": 32, "n_head": 2}]})
-    assert cfg.data == {"main": "runs/tokens"} and cfg.budgets == [1e12, 3e12] and cfg.shapes == [Shape(1, 32, 2)]
-    with pytest.raises(ValueError, match="unknown scaling-study settings"):
-        StudyConfig.from_dict({"data": "x", "budget": [1]})
+def test_config_file_parses_budgets_and_shapes_and_rejects_unknown_keys(tmp_path: Path) -> None:
+    path = tmp_path / "study.yaml"
+    path.write_text("data: {main: runs/tokens}\nbudgets: [1e12, 3e12, 4]\nshapes: [{n_layer: 1, d_model: 32, n_head: 2}]\n"
+                    "hparam_shape: {n_layer: 1, d_model: 32, n_head: 2}\n")
+    cfg = load_study_config(str(path), out="elsewhere", install_laws=None)
+    assert cfg.data == {"main": "runs/tokens"} and cfg.budgets == [1e12, 3e12, 4.0] and cfg.shapes == [Shape(1, 32, 2)]
+    assert cfg.hparam_shape == Shape(1, 32, 2) and cfg.out == "elsewhere" and cfg.install_laws is None
+    assert parse(StudyConfig, to_mapping(cfg)) == cfg  # what report.json records reads back
+    with pytest.raises(ValueError, match=r"unknown key 'budget' \(did you mean 'budgets'\?\)"):
+        parse(StudyConfig, {"data": {"v": "x"}, "budget": [1]})
+    with pytest.raises(ValueError, match=r"unknown key 'shapes\[0\].layers'"):
+        parse(StudyConfig, {"data": {"v": "x"}, "shapes": [{"layers": 1, "d_model": 32, "n_head": 2}]})
+    with pytest.raises(ValueError, match=r"StudyConfig needs 'data'"):
+        parse(StudyConfig, {"budgets": [1e9]})
 
 
 @pytest.mark.parametrize("shape", [Shape(1, 48, 2), Shape(2, 96, 4), Shape(4, 192, 6)])
