@@ -117,7 +117,7 @@ def main() -> None:
             wdir = os.path.join(work, "warc")
             os.makedirs(wdir)
             for r in range(args.repeat):
-                for f in files:
+                for f in (f for f in files if not f.problem):
                     shutil.copy(f.path, os.path.join(wdir, f"r{r}-{os.path.basename(f.path)}"))
             for ex in executors:
                 measure([wdir], ex, f"warc {len(files)} files x{args.repeat}")

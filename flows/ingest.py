@@ -29,10 +29,12 @@ from tasks.readers import list_input_files
 def list_inputs(inputs: list[str]) -> dict[str, int]:
     """Resolve the inputs once up front (fails fast on a typo) and report how much there is."""
     files, skipped = list_input_files(inputs)
+    readable = [f for f in files if not f.problem]  # links out of the root etc. are never stat'ed
     return {
-        "files": len(files),
-        "bytes": sum(os.path.getsize(f.path) for f in files),
+        "files": len(readable),
+        "bytes": sum(os.path.getsize(f.path) for f in readable),
         "skipped_files": len(skipped),
+        "unread_paths": len(files) - len(readable),
     }
 
 

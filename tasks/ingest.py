@@ -15,7 +15,13 @@ Accounting: every document candidate read is one input record (a JSONL line that
 a Parquet row, a WARC response/resource/conversion record, an HTML file). Kept documents have
 non-empty normalised text; dropped ones carry a reason (``ingest_empty_text``,
 ``ingest_no_main_text``, ``ingest_not_html``, ``ingest_http_status``); anything unparseable
-(and an unreadable file or a truncated tail, each as one entry) is quarantined.
+(and an unreadable file, a truncated tail, a file that is not what its name says, a link out of
+the input root, each as one entry) is quarantined.
+
+Internal errors (see :mod:`tasks.internal_errors`): an exception of our own code fails the stage
+with its traceback; only a parser choking on one record (HTML extraction, one WARC record) is
+quarantined as ``internal_error`` and counted, and more than ``max_internal_error_rate`` of the
+records (default 1%) fails the stage naming the first one.
 
 Content addressing: the version key hashes this config, ``source`` and one fingerprint per
 input file: ``path + size + mtime`` (``input_fingerprint="stat"``, the default: free) or the
@@ -28,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -37,6 +44,7 @@ import pyarrow.compute as pc
 
 from storage import Counts, DatasetWriter, InputRef, ShardInfo, write_shard
 from storage.schema import DOCUMENT_SCHEMA, DROPPED_SCHEMA, QUARANTINE_SCHEMA
+from tasks.internal_errors import InternalErrors
 from tasks.ops.normalize import NormalizeConfig, normalize_texts, truncate_utf8, utf8_length
 from tasks.readers import (
     DroppedRecord,
@@ -72,6 +80,7 @@ class IngestConfig:
     include_tables: bool = True
     input_fingerprint: str = "stat"  # "stat" (path+size+mtime) or "sha256" (file contents)
     normalize: NormalizeConfig = field(default_factory=NormalizeConfig)
+    max_internal_error_rate: float = 0.01  # parser crashes above this share of records fail the stage
 
     def __post_init__(self) -> None:
         if self.oversize not in ("truncate", "quarantine"):
@@ -80,6 +89,8 @@ class IngestConfig:
             raise ValueError(f"IngestConfig.input_fingerprint must be 'stat' or 'sha256', got {self.input_fingerprint!r}")
         if min(self.rows_per_shard, self.shard_bytes, self.batch_rows, self.batch_chars, self.max_doc_bytes, self.max_html_bytes) <= 0:
             raise ValueError("IngestConfig sizes (rows_per_shard, shard_bytes, batch_*, max_*_bytes) must be positive")
+        if not 0 <= self.max_internal_error_rate <= 1:
+            raise ValueError(f"IngestConfig.max_internal_error_rate must be in [0, 1], got {self.max_internal_error_rate}")
 
     def reader_options(self) -> ReaderOptions:
         return ReaderOptions(
@@ -175,7 +186,7 @@ class IngestFileProcessor:
 
     def __call__(self, unit: dict[str, Any]) -> dict[str, Any]:
         cfg = self.cfg
-        f = InputFile(unit["path"], unit["root"], unit["fmt"])
+        f = InputFile(unit["path"], unit["root"], unit["fmt"], unit.get("problem"))
         default_source: str = unit["source"]
         index = int(unit["index"])
         writers = {
@@ -186,6 +197,7 @@ class IngestFileProcessor:
         funnel = _Funnel()
         reader_stats = ReaderStats()
         extra = {"invalid_utf8_replacements": 0, "docs_with_invalid_utf8": 0, "truncated_docs": 0, "oversize_quarantined": 0, "text_bytes_kept": 0}
+        errors = InternalErrors()
         batch: list[RawDocument] = []
         batch_chars = 0
 
@@ -195,6 +207,9 @@ class IngestFileProcessor:
                 len(q.raw or "") + len(q.error),
             )
             funnel.quarantined(source)
+            if q.internal:
+                errors.add(f"{q.source_file}:{q.line}", q.error, q.trace)
+                errors.check_unit(STAGE, funnel.total.input, cfg.max_internal_error_rate)
 
         def drop(d: DroppedRecord) -> None:
             source = d.source or default_source
@@ -210,34 +225,30 @@ class IngestFileProcessor:
                 batch.clear()
                 batch_chars = 0
 
-        try:
-            for item in read_input_file(f, self.opts, reader_stats):
-                if isinstance(item, RawDocument):
-                    if utf8_length(item.text) > cfg.max_doc_bytes:
-                        if cfg.oversize == "quarantine":
-                            extra["oversize_quarantined"] += 1
-                            quarantine(
-                                QuarantinedRecord(
-                                    f.path, item.offset, item.line,
-                                    f"document {item.id!r} text is {utf8_length(item.text)} bytes, above max_doc_bytes={cfg.max_doc_bytes} (oversize=quarantine)",
-                                    item.text[:2000],
-                                ),
-                                item.source or default_source,
-                            )
-                            continue
-                        item.text = truncate_utf8(item.text, cfg.max_doc_bytes)
-                        extra["truncated_docs"] += 1
-                    batch.append(item)
-                    batch_chars += len(item.text)
-                    if len(batch) >= cfg.batch_rows or batch_chars >= cfg.batch_chars:
-                        flush_batch()
-                elif isinstance(item, DroppedRecord):
-                    drop(item)
-                else:
-                    quarantine(item, default_source)
-        except Exception as e:  # noqa: BLE001 - a reader bug must not lose the file's other records
-            log.exception("ingest reader failed on %s", f.path)
-            quarantine(QuarantinedRecord(f.path, None, None, f"reader failed: {type(e).__name__}: {e}", None), default_source)
+        for item in read_input_file(f, self.opts, reader_stats):
+            if isinstance(item, RawDocument):
+                if utf8_length(item.text) > cfg.max_doc_bytes:
+                    if cfg.oversize == "quarantine":
+                        extra["oversize_quarantined"] += 1
+                        quarantine(
+                            QuarantinedRecord(
+                                f.path, item.offset, item.line,
+                                f"document {item.id!r} text is {utf8_length(item.text)} bytes, above max_doc_bytes={cfg.max_doc_bytes} (oversize=quarantine)",
+                                item.text[:2000],
+                            ),
+                            item.source or default_source,
+                        )
+                        continue
+                    item.text = truncate_utf8(item.text, cfg.max_doc_bytes)
+                    extra["truncated_docs"] += 1
+                batch.append(item)
+                batch_chars += len(item.text)
+                if len(batch) >= cfg.batch_rows or batch_chars >= cfg.batch_chars:
+                    flush_batch()
+            elif isinstance(item, DroppedRecord):
+                drop(item)
+            else:
+                quarantine(item, default_source)
         flush_batch()
         for w in writers.values():
             w.flush()
@@ -246,7 +257,8 @@ class IngestFileProcessor:
             "fmt": f.fmt,
             "counts": funnel.total.to_dict(),
             "by_source": {s: c.to_dict() for s, c in funnel.by_source.items()},
-            "stats": {**extra, **reader_stats.to_dict(), "file_bytes": os.path.getsize(f.path)},
+            "stats": {**extra, **reader_stats.to_dict(), "file_bytes": _file_bytes(f)},
+            "internal_errors": errors.to_dict(),
             "shards": [s.to_dict() for w in writers.values() for s in w.shards],
         }
 
@@ -293,10 +305,35 @@ class IngestFileProcessor:
                 funnel.dropped(sources[i], EMPTY_TEXT)
 
 
+def _file_bytes(f: InputFile) -> int:
+    if f.problem:
+        return 0  # never stat a link's target outside the root
+    try:
+        return os.path.getsize(f.path)
+    except OSError:  # vanished since the listing (its reader quarantined it)
+        return 0
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with non-finite floats (NaN, Infinity: not JSON) as the strings JSON parsers write."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
 def _metadata_json(metadata: dict[str, Any] | None) -> str | None:
+    """Strict JSON of a record's metadata (valid UTF-8, no NaN/Infinity)."""
     if not metadata:
         return None
-    text = json.dumps(metadata, ensure_ascii=False, default=str, sort_keys=True)
+    try:
+        text = json.dumps(metadata, ensure_ascii=False, default=str, sort_keys=True, allow_nan=False)
+    except ValueError:  # NaN / Infinity somewhere inside
+        metadata = _finite(metadata)
+        text = json.dumps(metadata, ensure_ascii=False, default=str, sort_keys=True)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates nested inside metadata values
@@ -307,8 +344,11 @@ def _metadata_json(metadata: dict[str, Any] | None) -> str | None:
 # ----------------------------------------------------------------------------- driver
 
 
-def file_fingerprint(path: str, how: str) -> str:
-    """Digest of one input file for the content key (see module docstring)."""
+def file_fingerprint(path: str, how: str, problem: str | None = None) -> str:
+    """Digest of one input file for the content key (see module docstring); a path the listing
+    refused (a link out of the root, a dangling link) is keyed by its path and the problem."""
+    if problem:
+        return "problem:" + hashlib.sha256(f"{os.path.abspath(path)}|{problem}".encode()).hexdigest()
     if how == "sha256":
         h = hashlib.sha256()
         with open(path, "rb") as fh:
@@ -342,8 +382,9 @@ def run_ingest(
     """
     cfg = cfg or IngestConfig()
     files, skipped = list_input_files(list(inputs))
-    refs = [InputRef(uri=f.path, digest=file_fingerprint(f.path, cfg.input_fingerprint)) for f in files]
+    refs = [InputRef(uri=f.path, digest=file_fingerprint(f.path, cfg.input_fingerprint, f.problem)) for f in files]
     config = {**asdict(cfg), "source": source}
+    config.pop("max_internal_error_rate")  # decides whether the stage succeeds, never what it writes
     writer = DatasetWriter(out, kind="documents", stage=STAGE, config=config, inputs=refs,
                            code_digest=stage_code_digest("ingest"), force=force)
     if writer.reuse():
@@ -355,6 +396,7 @@ def run_ingest(
             "path": f.path,
             "root": f.root,
             "fmt": f.fmt,
+            "problem": f.problem,
             "source": source or os.path.basename(os.path.dirname(f.path)) or "unknown",
         }
         for i, f in enumerate(files)
@@ -371,10 +413,12 @@ def run_ingest(
     by_format: dict[str, dict[str, Any]] = {}
     shards: list[ShardInfo] = []
     totals: dict[str, int] = {}
-    skipped_records: dict[str, int] = {}
+    dict_stats: dict[str, dict[str, int]] = {}
     empty_files: list[str] = []
     by_file: dict[str, dict[str, Any]] = {}
+    errors = InternalErrors()
     for r in results:
+        errors = errors.merge(InternalErrors.from_dict(r["internal_errors"]))
         c = Counts.from_dict(r["counts"])
         counts = counts.add(c)
         for name, sc in r["by_source"].items():
@@ -383,9 +427,10 @@ def run_ingest(
         _merge_funnels(by_file, r["path"], r["counts"])
         shards.extend(ShardInfo.from_dict(s) for s in r["shards"])
         for k, v in r["stats"].items():
-            if k == "skipped_records":
-                for rt, n in v.items():
-                    skipped_records[rt] = skipped_records.get(rt, 0) + n
+            if isinstance(v, dict):  # skipped_records, decoded_as: counts by name
+                into = dict_stats.setdefault(k, {})
+                for name, n in v.items():
+                    into[name] = into.get(name, 0) + n
             else:
                 totals[k] = totals.get(k, 0) + int(v)
         if c.input == 0:
@@ -400,11 +445,15 @@ def run_ingest(
         "empty_files": empty_files[:100],
         "skipped_files": skipped[:100],
         "num_skipped_files": len(skipped),
-        "warc_skipped_records": dict(sorted(skipped_records.items())),
+        "warc_skipped_records": dict(sorted(dict_stats.get("skipped_records", {}).items())),
+        "decoded_as": dict(sorted(dict_stats.get("decoded_as", {}).items())),
+        "unread_paths": sum(1 for f in files if f.problem),
+        **errors.stats(cfg.max_internal_error_rate),
         **dict(sorted(totals.items())),
     }
     if len(by_file) <= MAX_FILES_IN_STATS:
         stats["by_file"] = by_file
+    errors.check_total(STAGE, counts.input, cfg.max_internal_error_rate)
     writer.commit(shards, counts, stats)
     log.info("ingest: %s kept %d of %d", writer.location, counts.kept, counts.input)
     return writer.location

@@ -6,7 +6,8 @@ batch of thousands of documents costs a handful of C++ passes, not a Python loop
 
 What a normalised text looks like:
 
-- valid UTF-8: undecodable bytes become U+FFFD (:func:`decode_utf8` counts them), lone
+- valid UTF-8: undecodable bytes become U+FFFD (:func:`decode_utf8` counts them; for JSONL
+  records and undeclared HTML :func:`decode_text_bytes` first recognises GBK and Latin-1), lone
   surrogates (from JSON escapes such as ``"\\udc80"``) become U+FFFD (:func:`scrub_surrogates`);
 - Unicode NFC (``e`` + combining acute -> ``é``); full-width forms are *not* folded (NFC, not NFKC),
   so CJK text and full-width punctuation (，。！？「」) are preserved as written;
@@ -55,6 +56,47 @@ def decode_utf8(data: bytes) -> tuple[str, int]:
     except UnicodeDecodeError:
         text = data.decode("utf-8", "replace")
         return text, text.count("\ufffd") - data.count(_REPLACEMENT_UTF8)
+
+
+_HIGH_RUN = re.compile(rb"[\x80-\xff]+")
+
+
+def decode_text_bytes(data: bytes) -> tuple[str, int, str | None]:
+    """Decode bytes that should be UTF-8 but may be in a legacy encoding; return
+    ``(text, U+FFFD replacements, legacy encoding used or None)``.
+
+    The rule (deterministic, per record):
+
+    1. valid UTF-8 -> as is;
+    2. if at least half of the non-ASCII characters decode as UTF-8, it is UTF-8 with damaged
+       bytes -> invalid bytes become U+FFFD (counted);
+    3. otherwise it is not UTF-8: GB18030 (a superset of GBK and GB2312) when the bytes decode
+       strictly and at least 90% of the non-ASCII bytes come in runs of two or more (Chinese
+       double-byte text; Latin-1 accents stand alone between ASCII letters);
+    4. else Windows-1252 (a superset of Latin-1's printable range) when it decodes strictly and at
+       least half of the runs of non-ASCII bytes touch an ASCII letter (accents inside words;
+       stray bytes between spaces are damage, not Latin-1);
+    5. else UTF-8 with U+FFFD replacements.
+    """
+    try:
+        return data.decode("utf-8"), 0, None
+    except UnicodeDecodeError:
+        pass
+    text = data.decode("utf-8", "replace")
+    bad = text.count("\ufffd") - data.count(_REPLACEMENT_UTF8)
+    non_ascii = len(text) - len(text.encode("ascii", "ignore"))
+    if bad <= non_ascii - bad:
+        return text, bad, None
+    spans = [m.span() for m in _HIGH_RUN.finditer(data)]
+    paired = sum(b - a for a, b in spans if b - a >= 2)
+    in_words = sum(1 for a, b in spans if data[a - 1 : a].isalpha() or data[b : b + 1].isalpha())
+    for codec, ok in (("gb18030", paired >= 0.9 * sum(b - a for a, b in spans)), ("cp1252", in_words >= 0.5 * len(spans))):
+        if ok:
+            try:
+                return data.decode(codec), 0, codec
+            except UnicodeDecodeError:
+                continue
+    return text, bad, None
 
 
 def scrub_surrogates(text: str) -> tuple[str, int]:

@@ -1,8 +1,11 @@
 """HTML main-text extraction (trafilatura) and the plain-HTML-file reader.
 
-Decoding: the charset from the HTTP header, else from a ``<meta charset>`` in the first 4 KB,
-else UTF-8; the first candidate that decodes strictly wins (``gb2312``/``gbk`` are read as their
-superset ``gb18030``); if none does, the first is used with U+FFFD replacements, counted.
+Decoding: a UTF-16 BOM wins; else the charset from the HTTP header, else from a ``<meta charset>``
+in the first 4 KB, else UTF-8; the first candidate that decodes strictly wins (``gb2312``/``gbk``
+are read as their superset ``gb18030``); if none does and the first is UTF-8,
+:func:`tasks.ops.normalize.decode_text_bytes` recognises undeclared GBK / Latin-1 pages, else the
+first candidate is used with U+FFFD replacements, counted. A crash of the extractor on one page is
+an internal error (quarantined with reason ``internal_error``, counted against the stage's cap).
 Extraction: ``trafilatura.extract(favor_precision=True, include_comments=False,
 deduplicate=False)`` (deduplication off: its cache is per process, which would make output
 depend on how files are spread over workers).
@@ -15,11 +18,11 @@ import logging
 import re
 from collections.abc import Iterator
 
-from tasks.ops.normalize import decode_utf8
+from tasks.ops.normalize import decode_text_bytes
 from tasks.readers.files import InputFile
 from tasks.readers.ids import derive_doc_id
-from tasks.readers.records import DroppedRecord, QuarantinedRecord, RawDocument, ReaderOptions, ReaderStats, preview
-from tasks.readers.streams import open_decompressed
+from tasks.readers.records import DroppedRecord, QuarantinedRecord, RawDocument, ReaderOptions, ReaderStats, internal_error, preview
+from tasks.readers.streams import UTF16_BOMS, open_decompressed
 
 Item = RawDocument | DroppedRecord | QuarantinedRecord
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.IGNORECASE)
@@ -41,6 +44,9 @@ def _codec(name: str | None) -> str | None:
 
 def decode_html(data: bytes, content_type: str | None = None) -> tuple[str, int]:
     """Decode an HTML payload; return ``(text, U+FFFD replacements)``."""
+    if data.startswith(UTF16_BOMS):
+        text = data.decode("utf-16", "replace")
+        return text, text.count("\ufffd")
     candidates: list[str] = []
     if content_type and (m := _HEADER_CHARSET.search(content_type)):
         candidates.append(_codec(m.group(1)) or "")
@@ -53,7 +59,8 @@ def decode_html(data: bytes, content_type: str | None = None) -> tuple[str, int]
         except (UnicodeDecodeError, LookupError):
             continue
     if candidates[0] in ("utf-8", "utf_8"):
-        return decode_utf8(data)
+        text, invalid, _ = decode_text_bytes(data)
+        return text, invalid
     text = data.decode(candidates[0], "replace")
     return text, text.count("\ufffd")
 
@@ -81,8 +88,8 @@ def html_to_item(
     try:
         html, invalid = decode_html(data, content_type)
         text = extract_main_text(html, opts, url)
-    except Exception as e:  # noqa: BLE001 - a parser crash on one page must not end the file
-        return QuarantinedRecord(f.path, offset, line, f"HTML extraction failed: {type(e).__name__}: {e}", preview(data, opts.preview_bytes))
+    except Exception as e:  # noqa: BLE001 - the extractor choking on one page: counted, capped
+        return internal_error(f.path, offset, line, "HTML extraction failed", e, data, opts.preview_bytes)
     if not text or not text.strip():
         return DroppedRecord(doc_id, "ingest_no_main_text", url, source, f"no main text found in {len(data)} bytes of HTML")
     return RawDocument(text, doc_id, url, source, metadata or None, line, offset, invalid)

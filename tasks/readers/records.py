@@ -28,6 +28,7 @@ class RawDocument:
     line: int | None  # 1-based line (JSONL) or record/row number
     offset: int | None  # byte offset (decompressed for JSONL, compressed for WARC)
     invalid_utf8: int = 0  # U+FFFD substitutions made while decoding this record
+    decoded_as: str | None = None  # legacy encoding the record was decoded from (None: UTF-8)
 
 
 @dataclass(slots=True)
@@ -47,6 +48,8 @@ class QuarantinedRecord:
     line: int | None
     error: str
     raw: str | None
+    internal: bool = False  # our code (a parser, a bug) failed on this record, not the data
+    trace: str | None = None  # the traceback of an internal error
 
 
 @dataclass
@@ -54,12 +57,14 @@ class ReaderStats:
     """Side counts a reader reports besides the records it yields."""
 
     skipped_records: Counter = field(default_factory=Counter)  # WARC request/warcinfo/metadata/revisit
+    decoded_as: Counter = field(default_factory=Counter)  # records decoded from a legacy encoding
     truncated_html: int = 0
     bytes_decompressed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "skipped_records": dict(sorted(self.skipped_records.items())),
+            "decoded_as": dict(sorted(self.decoded_as.items())),
             "truncated_html": self.truncated_html,
             "bytes_decompressed": self.bytes_decompressed,
         }
@@ -72,6 +77,16 @@ def preview(data: bytes | str | None, limit: int) -> str | None:
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogatepass")
     return data[:limit].decode("utf-8", "replace").replace("\x00", "\\x00")
+
+
+def internal_error(source_file: str, offset: int | None, line: int | None, what: str, e: BaseException, raw: bytes | str | None, limit: int) -> QuarantinedRecord:
+    """A quarantine entry for a record our own code failed on (counted against the stage's cap)."""
+    import traceback
+
+    return QuarantinedRecord(
+        source_file, offset, line, f"internal_error: {what}: {type(e).__name__}: {e}", preview(raw, limit),
+        internal=True, trace="".join(traceback.format_exception(e)),
+    )
 
 
 def file_preview(path: str, offset: int | None, limit: int) -> str | None:

@@ -23,7 +23,9 @@ from tasks.ops.normalize import decode_utf8
 from tasks.readers.files import InputFile
 from tasks.readers.html import html_to_item, read_payload
 from tasks.readers.ids import derive_doc_id
-from tasks.readers.records import DroppedRecord, QuarantinedRecord, RawDocument, ReaderOptions, ReaderStats, file_preview, preview
+from tasks.readers.records import (
+    DroppedRecord, QuarantinedRecord, RawDocument, ReaderOptions, ReaderStats, file_preview, internal_error, preview,
+)
 
 Item = RawDocument | DroppedRecord | QuarantinedRecord
 _DOC_TYPES = ("response", "resource", "conversion")
@@ -99,8 +101,8 @@ def read_warc(f: InputFile, opts: ReaderOptions, stats: ReaderStats) -> Iterator
                         item = _record_to_item(record, number, offset, f, opts, stats)
                     except (ArchiveLoadFailed, EOFError, OSError, zlib.error):
                         raise
-                    except Exception as e:  # noqa: BLE001 - one bad record must not end the file
-                        item = QuarantinedRecord(f.path, offset, number + 1, f"bad {record.rec_type} record: {type(e).__name__}: {e}", None)
+                    except Exception as e:  # noqa: BLE001 - our code choking on one record: counted, capped
+                        item = internal_error(f.path, offset, number + 1, f"bad {record.rec_type} record", e, None, opts.preview_bytes)
                 if _drain(record):
                     yield QuarantinedRecord(
                         f.path, offset, number + 1,

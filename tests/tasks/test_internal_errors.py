@@ -1,0 +1,117 @@
+"""Data errors are quarantined; our own failures fail the stage (ingest and filter).
+
+A bug or a broken model must not turn into a "successful" stage that quarantined everything. Only
+where one record can make a parser choke (HTML extraction, the filter's heuristics on one text)
+is the record quarantined as ``internal_error`` and counted, up to ``max_internal_error_rate``.
+Faults are injected into our own functions (never into Ray, fastText or trafilatura themselves);
+the runs are in-process so the injection reaches the code under test.
+
+    python -m pytest tests/tasks/test_internal_errors.py -q
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from storage import open_dataset
+from tasks.ingest import IngestConfig, run_ingest
+from tasks.internal_errors import InternalErrorRateExceeded
+
+PARAGRAPHS = [
+    "The river town woke slowly that spring, and the ferry kept its old timetable after the bridge opened.",
+    "Most passengers were farmers carrying crates of early vegetables, who sold them on the landing.",
+]
+
+
+def write_pages_warc(path: Path, n: int) -> None:
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    with open(path, "wb") as fh:
+        w = WARCWriter(fh, gzip=True)
+        for i in range(n):
+            body = "".join(f"<p>{p} Page {i}.</p>" for p in PARAGRAPHS)
+            page = f"<!DOCTYPE html><html><head><title>P{i}</title></head><body><article>{body}</article></body></html>"
+            http = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
+            w.write_record(w.create_warc_record(f"https://example.org/{i}", "response", payload=io.BytesIO(page.encode()), http_headers=http))
+
+
+@pytest.fixture
+def pages(tmp_path: Path) -> Path:
+    d = tmp_path / "crawl"
+    d.mkdir()
+    write_pages_warc(d / "pages.warc.gz", 120)
+    return d
+
+
+def inject_extraction_crash(monkeypatch, failing: set[int] | None) -> list[str]:
+    """Make HTML extraction raise on the pages numbered in ``failing`` (None: every page)."""
+    import tasks.readers.html as html
+
+    real = html.extract_main_text
+    calls: list[str] = []
+
+    def extract(text: str, opts, url: str | None = None):
+        calls.append(url or "")
+        if failing is None or int((url or "/-1").rsplit("/", 1)[1]) in failing:
+            raise IndexError("injected: list index out of range in the extractor")
+        return real(text, opts, url)
+
+    monkeypatch.setattr(html, "extract_main_text", extract)
+    return calls
+
+
+def test_one_parser_crash_under_the_cap_is_quarantined_and_counted(pages: Path, tmp_path: Path, monkeypatch) -> None:
+    inject_extraction_crash(monkeypatch, {7})
+    ds = open_dataset(run_ingest([str(pages)], str(tmp_path / "out"), executor="local"))
+    c = ds.manifest.counts
+    assert (c.input, c.kept, c.quarantined) == (120, 119, 1)
+    (q,) = ds.read_all("quarantine").to_pylist()
+    assert q["error"].startswith("internal_error: HTML extraction failed: IndexError: injected")
+    assert q["line"] == 8 and q["raw"] and "Page 7." in q["raw"]  # a preview of that page's own bytes
+    stats = ds.manifest.stats
+    assert stats["internal_errors"] == 1 and stats["max_internal_error_rate"] == 0.01
+    assert "injected" in stats["first_internal_error"]
+    assert "max_internal_error_rate" not in ds.manifest.config  # never changes what a successful run writes
+
+
+def test_parser_crashes_above_the_cap_fail_the_stage_naming_the_first(pages: Path, tmp_path: Path, monkeypatch) -> None:
+    inject_extraction_crash(monkeypatch, {3, 50})  # 2 of 120 = 1.7% > 1%
+    out = tmp_path / "out"
+    with pytest.raises(InternalErrorRateExceeded, match=r"2 internal errors in 120 records .* max_internal_error_rate=0.01") as e:
+        run_ingest([str(pages)], str(out), executor="local")
+    assert "pages.warc.gz:4" in str(e.value) and "IndexError: injected" in str(e.value)
+    assert "Traceback" in str(e.value) and "in extract" in str(e.value)  # the first error's traceback
+    assert not (out / "LATEST").exists()  # nothing published
+    # the cap is a config field: 5% lets the same run succeed
+    ds = open_dataset(run_ingest([str(pages)], str(out), IngestConfig(max_internal_error_rate=0.05), executor="local"))
+    assert ds.manifest.counts.quarantined == 2 and ds.manifest.stats["internal_errors"] == 2
+
+
+def test_a_systematic_parser_failure_stops_the_unit_early(pages: Path, tmp_path: Path, monkeypatch) -> None:
+    calls = inject_extraction_crash(monkeypatch, None)
+    with pytest.raises(InternalErrorRateExceeded, match="10 internal errors in 10 records"):
+        run_ingest([str(pages)], str(tmp_path / "out"), executor="local")
+    assert len(calls) == 10  # not 120: the unit gave up once it was clearly our failure
+
+
+def test_a_bug_outside_record_parsing_fails_the_stage(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "docs.jsonl").write_text("".join(json.dumps({"text": f"{p} ({i})"}) + "\n" for i, p in enumerate(PARAGRAPHS * 3)))
+    import tasks.readers.jsonl as jsonl
+
+    real = jsonl.record_to_document
+
+    def buggy(obj, *args, **kwargs):
+        if obj["text"].endswith("(1)"):
+            raise KeyError("injected bug in record_to_document")
+        return real(obj, *args, **kwargs)
+
+    monkeypatch.setattr(jsonl, "record_to_document", buggy)
+    out = tmp_path / "out"
+    with pytest.raises(KeyError, match="injected bug in record_to_document"):
+        run_ingest([str(tmp_path / "docs.jsonl")], str(out), executor="local")
+    assert not (out / "LATEST").exists()  # not a 'successful' run that quarantined the rest of the file
