@@ -16,6 +16,11 @@ Tasks (``name`` or ``name=path``; default paths are under ``--data-root``, ``../
 | ``gsm8k[=FILE]`` | ``eval_gsm8k/test.jsonl`` | exact match (8-shot CoT, greedy) |
 | ``humaneval[=FILE]`` | ``eval_humaneval/HumanEval.jsonl.gz`` | pass@1 (greedy, sandboxed) |
 
+HumanEval runs model-written code in ``model/sandbox.py`` and refuses (``SandboxUnavailable``, before
+generating) when the network namespace, Landlock or seccomp is unavailable, unless
+``--allow-weak-sandbox``; every sample records ``isolation`` and the task's metrics ``sandbox`` (the
+layers that held for all its programs, ``weak`` when one was missing).
+
 Prompt styles: ``base`` (raw text after BOS) by default; ``--chat`` wraps every prompt in the chat template;
 ``--system-prompt TEXT`` runs every task twice, chat without and chat with that system message, side by
 side (the DeepSeek paper's system-prompt question). Output: ``OUT/results.json`` (written last) and
@@ -49,7 +54,7 @@ from model.evals.mc_jsonl import load_mc
 from model.evals.mmlu import load_mmlu
 from model.generate import greedy_generate
 from model.llama import Transformer
-from model.sandbox import SandboxConfig
+from model.sandbox import KERNEL_LAYERS, SandboxConfig, require_sandbox
 from model.tokenizer import Tokenizer
 
 TASK_NAMES = ("bpb", "mmlu", "hellaswag", "mc", "gsm8k", "humaneval")
@@ -75,6 +80,7 @@ class EvalConfig:
     bpb_seq_len: int = 0  # 0 = the model's max_seq_len
     sandbox_timeout_s: float = 10.0
     sandbox_workers: int = max(1, (os.cpu_count() or 1) // 2)  # HumanEval programs run in parallel processes
+    allow_weak_sandbox: bool = False  # run HumanEval even without netns / Landlock / seccomp (model/sandbox.py)
     device: str = "auto"
 
 
@@ -157,13 +163,15 @@ def run_gsm8k(model: Transformer, tok: Tokenizer, spec: TaskSpec, style: PromptS
 
 
 def run_humaneval(model: Transformer, tok: Tokenizer, spec: TaskSpec, style: PromptStyle, cfg: EvalConfig) -> tuple[dict, list[dict]]:
+    sandbox = SandboxConfig(timeout_s=cfg.sandbox_timeout_s, cpu_seconds=max(1, int(cfg.sandbox_timeout_s)),
+                            allow_weak_sandbox=cfg.allow_weak_sandbox)
+    require_sandbox(sandbox)  # fail closed before generating: SandboxUnavailable names the missing layer
     items = load_humaneval(spec.path, limit=cfg.limit or None)
     texts = [chat_instruction(it) if style.chat else it.prompt for it in items]
     prompts = [style.encode(tok, t) for t in texts]
     stop_fn = None if style.chat else stop_checker(tok, ("\ndef ", "\nclass ", "\nif ", "\nprint(", "\n#"))
     gens = greedy_generate(model, prompts, max_new_tokens=cfg.humaneval_max_new_tokens, pad_id=tok.pad_id,
                            stop_ids=end_ids(tok), stop_fn=stop_fn, batch_size=cfg.batch_size)
-    sandbox = SandboxConfig(timeout_s=cfg.sandbox_timeout_s, cpu_seconds=max(1, int(cfg.sandbox_timeout_s)))
     completions = [tok.decode(t for t in g.tokens if t not in end_ids(tok)) for g in gens]
     # each program runs in its own sandboxed process; run several at once (results keep their order)
     with ThreadPoolExecutor(max_workers=max(1, min(cfg.sandbox_workers, len(items)))) as pool:
@@ -174,8 +182,11 @@ def run_humaneval(model: Transformer, tok: Tokenizer, spec: TaskSpec, style: Pro
         samples.append({"task_id": it.task_id, "completion": completion, "status": result.status, "passed": float(result.passed),
                         "stderr_tail": result.stderr[-300:], "isolation": result.isolation})
     n = max(1, len(items))
+    # the layers every program ran under (a layer counts only if it held for all of them)
+    layers = {name: all(r.isolation.get(name, False) for r in results) for name in (*KERNEL_LAYERS, "audit_hook")}
+    layers["weak"] = not all(layers[name] for name in KERNEL_LAYERS)
     return {"pass@1": passed / n, "pass@1_stderr": stderr_of_mean(passed, len(items)), "n": len(items),
-            "prompt_truncated": sum(1 for g in gens if g.prompt_truncated)}, samples
+            "prompt_truncated": sum(1 for g in gens if g.prompt_truncated), "sandbox": layers}, samples
 
 
 def run_mc(model: Transformer, tok: Tokenizer, spec: TaskSpec, style: PromptStyle, cfg: EvalConfig) -> tuple[dict, list[dict]]:

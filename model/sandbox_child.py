@@ -3,7 +3,10 @@
     python -I -S model/sandbox_child.py PROGRAM.py '{"cpu_seconds": 10, ...}'
 
 Applies, in this order: resource limits, Landlock (filesystem + TCP, when the kernel has it),
-seccomp (no fork/clone/exec/socket syscalls), an audit hook; then runs PROGRAM as ``__main__``. Uses the standard library only.
+seccomp (no fork/clone/exec/socket syscalls; no signal, pidfd, ptrace or process_vm access to
+any other process), an audit hook; then runs PROGRAM as ``__main__``. When a layer named in the
+config's ``require`` list could not be applied, it refuses (exit status ``REFUSED_EXIT``) before
+any of PROGRAM runs. Uses the standard library only.
 """
 
 from __future__ import annotations
@@ -26,11 +29,33 @@ PR_SET_NO_NEW_PRIVS = 38
 PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO = 0x7FFF0000, 0x00050000
 EAGAIN, EPERM = 11, 1
+REFUSED_EXIT = 97  # a required layer is missing: nothing of the program ran
 # (audit arch, {syscall: errno}) per machine: process creation fails like RLIMIT_NPROC would
-# (EAGAIN), exec and sockets with EPERM. Blocking clone also means no threads in the child.
+# (EAGAIN); exec, sockets, io_uring (whose operations would bypass this filter), pidfd_open /
+# pidfd_send_signal / pidfd_getfd, ptrace, process_vm_readv/writev, process_madvise and kcmp with
+# EPERM. Blocking clone also means no threads in the child.
 SECCOMP_TABLES = {
-    "x86_64": (0xC000003E, {56: EAGAIN, 57: EAGAIN, 58: EAGAIN, 435: EAGAIN, 59: EPERM, 322: EPERM, 41: EPERM, 53: EPERM}),
-    "aarch64": (0xC00000B7, {220: EAGAIN, 435: EAGAIN, 221: EPERM, 281: EPERM, 198: EPERM, 199: EPERM}),
+    "x86_64": (0xC000003E, {
+        56: EAGAIN, 57: EAGAIN, 58: EAGAIN, 435: EAGAIN,  # clone, fork, vfork, clone3
+        59: EPERM, 322: EPERM, 41: EPERM, 53: EPERM,  # execve, execveat, socket, socketpair
+        425: EPERM, 426: EPERM, 427: EPERM,  # io_uring_setup, io_uring_enter, io_uring_register
+        434: EPERM, 424: EPERM, 438: EPERM,  # pidfd_open, pidfd_send_signal, pidfd_getfd
+        101: EPERM, 310: EPERM, 311: EPERM, 440: EPERM, 312: EPERM,  # ptrace, process_vm_readv/writev, process_madvise, kcmp
+    }),
+    "aarch64": (0xC00000B7, {
+        220: EAGAIN, 435: EAGAIN,  # clone, clone3
+        221: EPERM, 281: EPERM, 198: EPERM, 199: EPERM,  # execve, execveat, socket, socketpair
+        425: EPERM, 426: EPERM, 427: EPERM,
+        434: EPERM, 424: EPERM, 438: EPERM,
+        117: EPERM, 270: EPERM, 271: EPERM, 440: EPERM, 272: EPERM,
+    }),
+}
+# signal syscalls whose first argument is a pid / thread group id: allowed only when it is the
+# child's own pid (so Python's own signal handling, raise() and abort() still work), else EPERM.
+# kill(-1) (every process), kill(0) / negative pids (process groups) and any other pid are refused.
+SELF_ONLY_SYSCALLS = {
+    "x86_64": (62, 200, 234, 129, 297),  # kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo
+    "aarch64": (129, 130, 131, 138, 240),
 }
 
 BLOCKED_EVENT_PREFIXES = (
@@ -116,15 +141,19 @@ def apply_landlock(workdir: str, read_dirs: list[str]) -> bool:
 
 
 def apply_seccomp() -> bool:
-    """Deny fork/clone/exec/socket syscalls with a seccomp-BPF filter; False when unsupported.
+    """Deny fork/clone/exec/socket syscalls and any access to other processes with a seccomp-BPF
+    filter; False when unsupported.
 
-    This holds even when the sandbox runs as root, where RLIMIT_NPROC is not enforced.
+    This holds even when the sandbox runs as root, where RLIMIT_NPROC is not enforced and the
+    kernel's own permission checks let a process signal or trace every other root process.
     """
     import ctypes
 
-    arch, blocked = SECCOMP_TABLES.get(os.uname().machine, (None, None))
+    machine = os.uname().machine
+    arch, blocked = SECCOMP_TABLES.get(machine, (None, None))
     if arch is None:
         return False
+    own_pid = os.getpid()
 
     class SockFilter(ctypes.Structure):
         _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
@@ -144,6 +173,14 @@ def apply_seccomp() -> bool:
     ]
     for nr, errno in sorted(blocked.items()):
         prog += [(jeq, 0, 1, nr), (ret, 0, 0, SECCOMP_RET_ERRNO | errno)]
+    for nr in SELF_ONLY_SYSCALLS[machine]:
+        prog += [
+            (jeq, 0, 4, nr),  # not this syscall: skip the 4 instructions of its check
+            (ld_abs, 0, 0, 16),  # seccomp_data.args[0], low 32 bits (little-endian): the pid_t argument
+            (jeq, 0, 1, own_pid),
+            (ret, 0, 0, SECCOMP_RET_ALLOW),
+            (ret, 0, 0, SECCOMP_RET_ERRNO | EPERM),
+        ]
     prog.append((ret, 0, 0, SECCOMP_RET_ALLOW))
     filters = (SockFilter * len(prog))(*[SockFilter(*ins) for ins in prog])
     fprog = SockFprog(len(prog), filters)
@@ -190,8 +227,14 @@ def main() -> None:
         except (OSError, AttributeError):
             seccomp = False
     sys.modules.pop("ctypes", None)
-    sys.stderr.write("[sandbox] " + json.dumps({"landlock": landlock, "seccomp": seccomp}) + "\n")
+    layers = {"landlock": landlock, "seccomp": seccomp}
+    sys.stderr.write("[sandbox] " + json.dumps(layers) + "\n")
     sys.stderr.flush()
+    missing = [name for name in cfg.get("require", []) if not layers.get(name, False)]
+    if missing:  # fail closed: not a line of the untrusted program runs without the required layers
+        sys.stderr.write(f"[sandbox refused] kernel layer(s) not in effect: {', '.join(missing)}\n")
+        sys.stderr.flush()
+        os._exit(REFUSED_EXIT)
     with open(program, encoding="utf-8") as f:
         source = f.read()
     code = compile(source, program, "exec")

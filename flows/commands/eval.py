@@ -24,6 +24,8 @@ def register(app: typer.Typer) -> None:
         batch_size: int = typer.Option(8, "--batch-size"),
         chat: bool = typer.Option(False, "--chat", help="wrap prompts in the chat template"),
         system_prompt: str = typer.Option("", "--system-prompt", help="evaluate chat without and with this system message"),
+        allow_weak_sandbox: bool = typer.Option(False, "--allow-weak-sandbox",
+                                                help="run HumanEval code even where the network namespace, Landlock or seccomp is unavailable (results record the layers in effect)"),
         overrides: list[str] = typer.Option([], "--set", help="any EvalConfig field, e.g. --set mmlu_fewshot=0"),
         no_prefect: bool = typer.Option(False, "--no-prefect"),
     ) -> None:
@@ -33,7 +35,8 @@ def register(app: typer.Typer) -> None:
         from tasks.evaluate import run_eval
 
         cfg = apply_overrides(EvalConfig(checkpoint=checkpoint, tasks=[tasks], out=out, tokenizer=tokenizer, data_root=data_root,
-                                         limit=limit, batch_size=batch_size, chat=chat, system_prompt=system_prompt), overrides)
+                                         limit=limit, batch_size=batch_size, chat=chat, system_prompt=system_prompt,
+                                         allow_weak_sandbox=allow_weak_sandbox), overrides)
 
         def flow_call():
             from flows.align import eval_flow, flow_kwargs

@@ -66,8 +66,33 @@ def test_batch_size_does_not_change_scores_or_samples(ckpt: str, task_files: dic
     assert res["toy"]["base"]["n"] == 12 and 0 <= res["toy"]["base"]["acc"] <= 1
     assert res["gsm8k"]["base"]["n"] == 6 and res["humaneval"]["base"]["n"] == 2
     he = [json.loads(line) for line in (tmp_path / "bs1" / a["samples"]["humaneval"]["base"]).read_text().splitlines()]
-    assert all(s["status"] in {"passed", "failed", "killed", "timeout"} for s in he)
+    assert all(s["status"] in {"passed", "failed", "killed", "timeout", "output_limit"} for s in he)
     assert (tmp_path / "bs1" / "results.json").is_file()
+
+
+def test_humaneval_records_the_sandbox_layers_and_refuses_without_one(ckpt: str, task_files: dict[str, str], tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import model.sandbox as sandbox
+    from model.sandbox import SandboxUnavailable
+
+    def he(out: str, **kw) -> dict:
+        return evaluate(EvalConfig(checkpoint=ckpt, tasks=[f"humaneval={task_files['humaneval']}"], out=str(tmp_path / out),
+                                   batch_size=2, humaneval_max_new_tokens=8, **kw))
+
+    full = sandbox.sandbox_layers(sandbox.SandboxConfig())
+    if all(full.values()):
+        m = he("full")["results"]["humaneval"]["base"]
+        assert m["sandbox"] == {"netns": True, "landlock": True, "seccomp": True, "audit_hook": True, "weak": False}
+    # a machine without user + network namespaces (what unshare_available() detects)
+    monkeypatch.setattr(sandbox, "unshare_available", lambda: False)
+    with pytest.raises(SandboxUnavailable, match="netns.*allow-weak-sandbox"):
+        he("refused")
+    assert not (tmp_path / "refused" / "results.json").exists()
+    doc = he("weak", allow_weak_sandbox=True)
+    m = doc["results"]["humaneval"]["base"]
+    assert m["sandbox"]["netns"] is False and m["sandbox"]["weak"] is True and m["n"] == 2
+    rows = [json.loads(x) for x in (tmp_path / "weak" / doc["samples"]["humaneval"]["base"]).read_text().splitlines()]
+    assert rows and all(r["isolation"]["netns"] is False and r["isolation"]["weak"] is True for r in rows)
 
 
 def test_system_prompt_runs_side_by_side(ckpt: str, task_files: dict[str, str], tmp_path: Path) -> None:

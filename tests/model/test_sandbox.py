@@ -12,10 +12,20 @@ from pathlib import Path
 
 import pytest
 
-from model.sandbox import SandboxConfig, run_python, unshare_available
+from model.sandbox import SandboxConfig, SandboxUnavailable, require_sandbox, run_python, sandbox_layers, unshare_available
 
 FULL = SandboxConfig(timeout_s=10)
 KERNEL_ONLY = SandboxConfig(timeout_s=10, use_audit_hook=False)
+MACHINE = sandbox_layers(FULL)
+RUN_ON_ANY_MACHINE = {"test_a_missing_kernel_layer_refuses_unless_weak_is_allowed"}
+
+
+@pytest.fixture(autouse=True)
+def _kernel_layers(request: pytest.FixtureRequest) -> None:
+    """Without every kernel layer the sandbox refuses to run (the fail-closed tests check that on any
+    machine); the containment tests need a machine where it runs."""
+    if not all(MACHINE.values()) and request.node.originalname not in RUN_ON_ANY_MACHINE:
+        pytest.skip(f"kernel layers missing on this machine ({MACHINE}): the sandbox refuses to run code here")
 
 
 def test_plain_code_runs_and_sees_only_its_temp_dir() -> None:
@@ -123,6 +133,108 @@ def test_file_size_limit_holds() -> None:
     assert not r.passed and "wrote" not in r.stdout
 
 
-def test_output_is_truncated() -> None:
-    r = run_python("print('y' * 100000)", SandboxConfig(max_output_bytes=1000))
-    assert r.passed and len(r.stdout) < 1100 and "truncated" in r.stdout
+def test_output_past_the_cap_is_cut_and_the_child_killed() -> None:
+    r = run_python("print('y' * 100000)\nprint('after')", SandboxConfig(max_output_bytes=1000))
+    assert r.status == "output_limit" and not r.passed
+    assert len(r.stdout) < 1100 and "truncated" in r.stdout and "after" not in r.stdout
+    small = run_python("print('y' * 900)", SandboxConfig(max_output_bytes=1000))
+    assert small.passed and "truncated" not in small.stdout
+
+
+@pytest.mark.parametrize("stream", ["stdout", "stderr"])
+def test_an_output_flood_is_cut_at_the_cap_with_bounded_parent_memory(stream: str) -> None:
+    """64 MB written (a communicate() would hold all of it): the parent keeps about the cap."""
+    import tracemalloc
+
+    code = f"import sys\nchunk = 'z' * (1 << 20)\nfor _ in range(64):\n    sys.{stream}.write(chunk)\nprint('done')"
+    tracemalloc.start()
+    try:
+        r = run_python(code, SandboxConfig(timeout_s=30, max_output_bytes=4096))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert r.status == "output_limit" and len(getattr(r, stream)) < 4200 and "done" not in r.stdout
+    assert peak < 4 << 20, f"the parent held {peak / 2**20:.1f} MiB while the child flooded {stream}"
+
+
+# ----------------------------------------------------------------------------- fail closed
+
+
+@pytest.mark.parametrize("layer,off", [("landlock", {"use_landlock": False}), ("seccomp", {"use_seccomp": False}),
+                                       ("netns", {"use_unshare": False})])
+def test_a_missing_kernel_layer_refuses_unless_weak_is_allowed(tmp_path: Path, layer: str, off: dict) -> None:
+    planted = tmp_path / "ran.txt"
+    code = f"open({str(planted)!r}, 'w').write('x')" if layer != "landlock" else "print('ran')"
+    with pytest.raises(SandboxUnavailable, match=rf"{layer}.*allow_weak_sandbox"):
+        run_python(code, SandboxConfig(**off))
+    assert not planted.exists()
+    with pytest.raises(SandboxUnavailable, match=layer):
+        require_sandbox(SandboxConfig(**off))
+    weak = SandboxConfig(allow_weak_sandbox=True, **off)
+    r = run_python("print('ran')", weak)
+    assert r.passed and r.stdout.strip() == "ran"
+    assert r.isolation[layer] is False and r.isolation["weak"] is True
+    assert require_sandbox(weak)[layer] is False
+
+
+def test_full_sandbox_records_every_layer() -> None:
+    assert require_sandbox(SandboxConfig()) == {"netns": True, "landlock": True, "seccomp": True}
+    r = run_python("print(1)")
+    assert r.passed and r.isolation["weak"] is False
+    assert all(r.isolation[k] for k in ("netns", "landlock", "seccomp", "audit_hook", "rlimits"))
+
+
+# ----------------------------------------------------------------------------- other processes
+# Every attack targets only the sibling started here (in its own session), or uses signal 0 (a
+# permission probe that changes nothing), so a failure of the sandbox cannot hurt anything else.
+
+
+@pytest.fixture
+def sibling():
+    """A process of the same user that the sandboxed code will try to kill, trace or read."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
+    try:
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+_LIBC = "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nnr = {nrs}[__import__('os').uname().machine]\n"
+ATTACKS = {
+    "os.kill": "import os, signal\nos.kill({pid}, signal.SIGKILL)\nprint('sent')",
+    "os.killpg": "import os, signal\nos.killpg({pid}, signal.SIGKILL)\nprint('sent')",
+    "kill(-1, 0)": "import os\nos.kill(-1, 0)\nprint('sent')",
+    "pidfd_send_signal": "import os, signal\nfd = os.pidfd_open({pid})\nsignal.pidfd_send_signal(fd, signal.SIGKILL)\nprint('sent')",
+    "/proc/PID/mem": "print(open('/proc/{pid}/mem', 'rb').read(1))\nprint('sent')",
+    "ctypes tgkill": _LIBC.replace("{nrs}", "{{'x86_64': 234, 'aarch64': 131}}")
+    + "assert libc.syscall(nr, {pid}, {pid}, 9) == 0, ctypes.get_errno()\nprint('sent')",
+    "ctypes ptrace attach": _LIBC.replace("{nrs}", "{{'x86_64': 101, 'aarch64': 117}}")
+    + "assert libc.syscall(nr, 16, {pid}, 0, 0) == 0, ctypes.get_errno()\nprint('sent')",
+    "ctypes process_vm_readv": _LIBC.replace("{nrs}", "{{'x86_64': 310, 'aarch64': 270}}")
+    + "buf = ctypes.create_string_buffer(8)\n"
+    "class IOV(ctypes.Structure):\n    _fields_ = [('base', ctypes.c_void_p), ('len', ctypes.c_size_t)]\n"
+    "local, remote = IOV(ctypes.addressof(buf), 8), IOV(0x400000, 8)\n"
+    "rc = libc.syscall(nr, {pid}, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)\n"
+    "assert rc >= 0 or ctypes.get_errno() not in (1, 13), ctypes.get_errno()\nprint('sent')",
+}
+
+
+@pytest.mark.parametrize("cfg", [FULL, KERNEL_ONLY], ids=["all_layers", "kernel_only"])
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_other_processes_cannot_be_signalled_traced_or_read(sibling, cfg: SandboxConfig, attack: str) -> None:
+    r = run_python(ATTACKS[attack].format(pid=sibling.pid), cfg)
+    assert "sent" not in r.stdout and r.status == "failed", (r.status, r.stdout, r.stderr)
+    assert sibling.poll() is None, f"{attack} killed a process outside the sandbox"
+    with open(f"/proc/{sibling.pid}/status") as f:
+        status = dict(line.split(":\t", 1) for line in f.read().splitlines() if ":\t" in line)
+    assert status["State"][0] not in "Tt" and status["TracerPid"].strip() == "0", f"{attack} stopped or traced the sibling"
+
+
+def test_the_sandboxed_code_may_still_signal_itself() -> None:
+    code = "import os, signal\nsignal.signal(signal.SIGUSR1, lambda *a: print('got it'))\nos.kill(os.getpid(), signal.SIGUSR1)"
+    r = run_python(code, KERNEL_ONLY)
+    assert r.passed and "got it" in r.stdout, r.stderr
