@@ -82,4 +82,4 @@ def test_cli_train_tokenizer_and_refusal(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["train-tokenizer", empty, "--out", str(tmp_path / "tok2"), "--no-prefect"])
     assert result.exit_code == 2 and "no text to train a tokenizer on (1 documents, 1 with empty text)" in result.output
     result = CliRunner().invoke(app, ["remix", doc_uri, "--out", str(tmp_path / "r"), "--config", str(tmp_path / "nope.yaml")])
-    assert result.exit_code == 2 and "nope.yaml: cannot read the remix config" in result.output
+    assert result.exit_code == 2 and "nope.yaml does not exist" in result.output
