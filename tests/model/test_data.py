@@ -138,13 +138,18 @@ def test_manifest_that_does_not_match_its_shards_is_refused(arange_data: str) ->
         TokenLoader(arange_data, seq_len=T)
 
 
-def test_sha256_verification_catches_same_size_corruption(arange_data: str) -> None:
-    shard = Path(arange_data) / "train" / "part-00000.arrow"
+def _flip_a_byte(shard: Path) -> None:
     data = bytearray(shard.read_bytes())
     data[len(data) // 2] ^= 0xFF
     shard.write_bytes(bytes(data))
-    with pytest.raises(DatasetError, match="part-00000.arrow: sha256 differs from the manifest"):
-        TokenLoader(arange_data, seq_len=T, verify="sha256")
+
+
+def test_a_flipped_byte_is_refused_by_default_naming_the_shard(arange_data: str) -> None:
+    TokenLoader(arange_data, seq_len=T)  # hashed and cached (path, size, mtime) in this process
+    _flip_a_byte(Path(arange_data) / "train" / "part-00000.arrow")
+    with pytest.raises(DatasetError, match=r"/train/part-00000.arrow: sha256 differs from the manifest .*corrupted"):
+        TokenLoader(arange_data, seq_len=T)  # the default verifies; the rewrite invalidated the cache entry
+    TokenLoader(arange_data, seq_len=T, verify="size")  # same size: only the digest sees it
 
 
 def test_segments_restart_after_each_eos() -> None:

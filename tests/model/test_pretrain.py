@@ -136,6 +136,20 @@ def test_bad_input_gives_clear_errors(tokens, tmp_path) -> None:
     assert cli.returncode == 2 and "error:" in cli.stderr and "does not fit" in cli.stderr
 
 
+def test_pretrain_refuses_a_corrupt_token_shard_by_name(tmp_path) -> None:
+    data = write_token_dataset(tmp_path / "tok", n_train_docs=40, n_val_docs=10)
+    shard = Path(data) / "train" / "part-00001.arrow"
+    raw = bytearray(shard.read_bytes())
+    raw[len(raw) // 2] ^= 0x01  # one bit in the token payload: same size, still a valid Arrow file
+    shard.write_bytes(bytes(raw))
+    cli = subprocess.run([sys.executable, "-m", "model.pretrain", "--data", data, "--preset", "tiny", "--seq-len", "32", "--steps", "1",
+                          "--out", str(tmp_path / "run"), "--no-progress", "--no-tensorboard"],
+                         cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=240)
+    assert cli.returncode == 2, cli.stderr[-2000:]
+    assert "error:" in cli.stderr and "train/part-00001.arrow: sha256 differs from the manifest" in cli.stderr
+    assert "Traceback" not in cli.stderr and not list_checkpoints(tmp_path / "run")
+
+
 def test_non_finite_steps_are_skipped_then_stop() -> None:
     from model.llama import ModelConfig
     from model.trainer import Runtime, build_model, build_optimizer, train_step
