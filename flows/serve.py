@@ -244,19 +244,32 @@ class PrefectServer(_ManagedProcess):
 
     stop_timeout = 20.0
 
-    def __init__(self, home: Path, host: str = "127.0.0.1", port: int = 4200, *, services: bool = True) -> None:
+    def __init__(self, home: Path, host: str = "127.0.0.1", port: int = 4200, *, services: bool = True,
+                 ui_api_url: str | None = None) -> None:
         super().__init__(home, "server.log")
         self.host = host
+        self.any_port = not port
         self.port = port or free_port(host)
         self.services = services
+        self._ui_api_url = ui_api_url
 
     @property
     def ui_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        # a wildcard bind is reached on loopback from this machine; pass ui_api_url for other browsers
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else "[::1]" if self.host == "::" else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def api_url(self) -> str:
         return f"{self.ui_url}/api"
+
+    @property
+    def ui_api_url(self) -> str:
+        """The API URL the UI's JavaScript calls (served at ``/ui-settings``): this server's own API.
+
+        Prefect derives it from PREFECT_SERVER_API_HOST/PORT, not from ``--port``, so without it a
+        server on 4300 serves a UI that talks to 4200 (issue #15)."""
+        return self._ui_api_url or self.api_url
 
     def healthy(self) -> bool:
         try:
@@ -268,17 +281,27 @@ class PrefectServer(_ManagedProcess):
     def start(self, timeout: float = 120.0) -> "PrefectServer":
         if self.healthy():
             raise RuntimeError(f"something already answers on {self.ui_url}; choose another --port")
-        cmd = [prefect_executable(), "server", "start", "--host", self.host, "--port", str(self.port), "--analytics-off"]
-        if not self.services:
-            cmd.append("--no-services")
-        proc = self._spawn(cmd, prefect_env(self.home))
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"prefect server exited with {proc.returncode}; see {self.log_path}")
-            if self.healthy():
-                return self
-            time.sleep(0.5)
+        for attempt in range(3 if self.any_port else 1):
+            if attempt:  # the free port we picked was taken before the server bound it: pick another
+                self.port = free_port(self.host)
+            cmd = [prefect_executable(), "server", "start", "--host", self.host, "--port", str(self.port), "--analytics-off"]
+            if not self.services:
+                cmd.append("--no-services")
+            env = prefect_env(self.home, PREFECT_SERVER_API_HOST=self.host, PREFECT_SERVER_API_PORT=str(self.port),
+                              PREFECT_SERVER_UI_API_URL=self.ui_api_url)
+            env.pop("PREFECT_UI_API_URL", None)  # an old alias in the caller's shell must not win over the bound port
+            proc = self._spawn(cmd, env)
+            while time.monotonic() < deadline:
+                if proc.poll() is not None:
+                    break
+                if self.healthy():
+                    return self
+                time.sleep(0.5)
+            if proc.poll() is None:
+                break  # still starting at the deadline
+        else:
+            raise RuntimeError(f"prefect server exited with {proc.returncode}; see {self.log_path}")
         self.stop()
         raise TimeoutError(f"prefect server not healthy after {timeout:.0f} s; see {self.log_path}")
 

@@ -46,10 +46,10 @@ def register(app: typer.Typer) -> None:
 
         prefect_server = None
         if server and not os.environ.get("PREFECT_API_URL"):
-            from flows.serve import PrefectServer, free_port
+            from flows.serve import PrefectServer
 
             home = Path("runs/serve/prefect").resolve()
-            prefect_server = PrefectServer(home=home, port=port or free_port())
+            prefect_server = PrefectServer(home=home, port=port)
             typer.echo(f"starting Prefect server on 127.0.0.1 (PREFECT_HOME={home}) ...")
             prefect_server.start()
             os.environ["PREFECT_API_URL"] = prefect_server.api_url
