@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -617,7 +616,3 @@ def removal_by_dumps(ctx: dict[str, Any], docs_by_source: dict[str, int], execut
             {"dumps": k, "documents": n, "removed": res["removed"], "removed_pct": round(100.0 * res["removed"] / n, 2) if n else 0.0, "names": chosen}
         )
     return rows
-
-
-def minhash_dict(cfg: MinhashConfig) -> dict[str, Any]:
-    return asdict(cfg)

@@ -129,9 +129,6 @@ class Manifest:
     def shards_in(self, section: str) -> list[ShardInfo]:
         return [s for s in self.shards if s.section == section]
 
-    def rows_in(self, section: str) -> int:
-        return sum(s.rows for s in self.shards_in(section))
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema_version": self.schema_version,

@@ -70,11 +70,3 @@ def conform(table: pa.Table, schema: pa.Schema, what: str) -> pa.Table:
 
 def conform_documents(table: pa.Table) -> pa.Table:
     return conform(table, DOCUMENT_SCHEMA, "documents")
-
-
-def conform_dropped(table: pa.Table) -> pa.Table:
-    return conform(table, DROPPED_SCHEMA, "dropped")
-
-
-def conform_quarantine(table: pa.Table) -> pa.Table:
-    return conform(table, QUARANTINE_SCHEMA, "quarantine")
