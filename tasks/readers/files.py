@@ -83,6 +83,16 @@ def _inside(path: str, boundary: str) -> bool:
     return path == boundary or path.startswith(boundary.rstrip(os.sep) + os.sep)
 
 
+def _not_utf8(name: str) -> str | None:
+    """``name`` with its undecodable bytes as ``\\xNN`` when it is not valid UTF-8 (os.fsdecode's
+    surrogates cannot be written to a manifest or a Parquet string), else None."""
+    try:
+        name.encode("utf-8")
+        return None
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _file_kind(mode: int) -> str:
     for test, name in ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
                        (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a directory")):
@@ -136,6 +146,11 @@ class _Listing:
                 path = os.path.join(dirpath, d)
                 if d.startswith("."):
                     dirnames.remove(d)
+                elif _not_utf8(path):
+                    dirnames.remove(d)
+                    self.problem(_not_utf8(path), root, "directory name is not valid UTF-8 (bytes shown as \\xNN); "
+                                                        "not walked (rename it to ingest its files)")
+                    found += 1
                 elif os.path.islink(path):  # os.walk lists links to directories here and never enters them
                     dirnames.remove(d)
                     real = os.path.realpath(path)
@@ -149,7 +164,11 @@ class _Listing:
                 if name.startswith("."):
                     continue
                 path = os.path.join(dirpath, name)
-                if detect_format(path) == "unknown":
+                if _not_utf8(path):
+                    self.problem(_not_utf8(path), root, "file name is not valid UTF-8 (bytes shown as \\xNN); "
+                                                        "not read (rename it to ingest it)")
+                    found += 1
+                elif detect_format(path) == "unknown":
                     self.skipped.append(path)
                 else:
                     self.add(path, root, boundary)

@@ -1,0 +1,43 @@
+"""The fast subset of ``python -m benchmarks.faults`` (the full run and its figures: RELIABILITY.md).
+
+A dozen bad-input kinds lose and duplicate no good record; ``longterm ingest`` killed between
+``manifest.json`` and ``LATEST`` leaves a root whose reader finds the complete version, and the
+rerun of the same command publishes the digest of a clean run and repairs LATEST.
+
+    python -m pytest tests/benchmarks/test_faults.py -q
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks import faults
+
+FAST_KINDS = ["symlink_loop", "dangling_symlink", "symlink_file_outside_root", "nul_prefixed_jsonl", "utf8_bom_jsonl",
+              "deep_nesting_10k", "int_beyond_int64_field", "gbk_mislabelled", "mixed_line_endings", "truncated_gzip",
+              "parquet_wrong_schema", "empty_texts", "non_utf8_file_name"]
+
+
+def test_the_full_suite_has_at_least_30_distinct_kinds() -> None:
+    names = [k.name for k in faults.all_kinds()]
+    assert len(names) >= 30 and len(set(names)) == len(names)
+    assert set(FAST_KINDS) <= set(names)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("name", FAST_KINDS)
+def test_bad_input_kind_is_contained_and_loses_no_good_record(name: str, tmp_path: Path) -> None:
+    (kind,) = [k for k in faults.all_kinds() if k.name == name]
+    row = faults.measure_kind(kind, tmp_path)
+    assert row["lost"] == 0 and row["duplicated"] == 0, row
+    assert row["contained"] and row["conserved"], row
+
+
+def test_a_file_name_that_is_not_utf8_is_quarantined_by_name(tmp_path: Path) -> None:
+    """Before the listing escaped such names, ingest died with UnicodeEncodeError (every good record lost)."""
+    (kind,) = [k for k in faults.all_kinds() if k.name == "non_utf8_file_name"]
+    row = faults.measure_kind(kind, tmp_path)
+    assert row["good_kept"] == 3 and row["quarantined"] == 2, row
+    assert any("bad-\\xff\\xfe.jsonl" in e or "not valid UTF-8" in e for e in row["quarantine_errors"]), row
