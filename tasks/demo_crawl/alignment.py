@@ -1,4 +1,4 @@
-"""Demo alignment and eval data from the project's own corpus (no external text), deterministic per seed.
+"""Demo alignment and eval data from the project-written templates (``data/templates_{en,zh}.json``), deterministic per seed.
 
     python -c "from tasks.demo_crawl.alignment import generate_alignment_data as g; print(g('runs/demo/crawl/alignment'))"
 
@@ -30,9 +30,11 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.demo_crawl.corpus_en import SLOT_FILLERS_EN, TOPICS_EN
-from tasks.demo_crawl.corpus_zh import SLOT_FILLERS_ZH, TOPICS_ZH
+from tasks.demo_crawl.banks import templates
 from tasks.demo_crawl.glossary import TERMS, TOPIC_NAMES, terms_in
+
+TOPICS_EN, SLOT_FILLERS_EN = templates("en")["topics"], templates("en")["slot_fillers"]
+TOPICS_ZH, SLOT_FILLERS_ZH = templates("zh")["topics"], templates("zh")["slot_fillers"]
 
 LANGS = ("en", "zh")
 HELD_OUT_PER_TOPIC = 2

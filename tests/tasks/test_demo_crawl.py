@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from warcio.archiveiterator import ArchiveIterator
 
 from tasks.demo_crawl import generate_demo_crawl
+from tasks.demo_crawl.banks import real_documents
 from tasks.demo_crawl.junk import JUNK_GENERATORS
 
 OTHER_LANGS = {"fr", "de", "es", "ru", "ja", "ko"}
@@ -227,9 +228,37 @@ def test_urls_sit_on_language_and_topic_domains(truth) -> None:
     assert all(host(r["url"]).endswith(".cn") for r in pages if r["lang"] == "zh")
     assert not any(host(r["url"]).endswith(".cn") for r in pages if r["lang"] == "en")
     groups = {r["domain_group"] for r in pages if r["kind"] == "clean"}
-    assert groups == {"news", "encyclopedia", "forum", "code", "academic", "other"}
+    assert groups == {"news", "encyclopedia", "forum", "other"}  # real text: no code or academic pages
     clean_urls = [r["url"] for r in pages if r["kind"] == "clean"]
     assert len(clean_urls) == len(set(clean_urls))
+
+
+def _is_run_of_sentences(paragraph: str, by_prefix: dict[str, list[str]], joiner: str) -> bool:
+    """``paragraph`` is ``joiner``-joined sentences, each one of the indexed ones (longest match first)."""
+    if not paragraph:
+        return True
+    for sentence in by_prefix.get(paragraph[:1], []):
+        if paragraph == sentence or (paragraph.startswith(sentence + joiner)
+                                     and _is_run_of_sentences(paragraph[len(sentence + joiner):], by_prefix, joiner)):
+            return True
+    return False
+
+
+def test_clean_pages_are_real_vendored_text(truth, texts) -> None:
+    """Every paragraph of a clean JSONL page is a run of sentences of the vendored real text, from every corpus."""
+    sources: dict[str, Counter] = {"en": Counter(), "zh": Counter()}
+    for lang in ("en", "zh"):
+        by_prefix: dict[str, list[str]] = defaultdict(list)
+        for sentence in sorted({s for d in real_documents(lang) for p in d.paragraphs for s in p}, key=len, reverse=True):
+            by_prefix[sentence[:1]].append(sentence)
+        for row in truth:
+            if row["kind"] == "clean" and row["format"] == "jsonl" and row["lang"] == lang:
+                title, *paragraphs = texts[row["id"]].split("\n\n")
+                joiner = "" if lang == "zh" else " "
+                assert paragraphs and all(_is_run_of_sentences(p, by_prefix, joiner) for p in paragraphs), row["id"]
+                sources[lang][row["source"].split("/", 1)[0]] += 1
+    assert set(sources["en"]) == {"wikitext2", "ud_ewt", "shakespeare"}, sources
+    assert set(sources["zh"]) == {"hongloumeng", "cmrc2018", "cmrc2019", "ud_gsdsimp"}, sources
 
 
 def test_warc_pages_have_boilerplate_around_extractable_text(truth, warc_records) -> None:
