@@ -4,8 +4,13 @@
     -> components (rounds x partitions) -> finalize (per partition) -> survivors (per doc shard)
     -> filter (per input shard; writes kept/dropped shards and the new index rows)
 
-A *doc shard* is an input shard (new documents) or a shard of a ``dedup_index`` (documents
-kept by earlier runs: their band keys, hashes and signatures are reused, never recomputed).
+A *doc shard* is an input shard (new documents) or a ``docs`` file of a segment of the dedup
+index (documents kept by earlier runs, :mod:`dedup.index`). Index documents never go through
+the signature phase: the candidates unit of partition ``p`` reads partition ``p`` of every
+segment and keeps only the rows whose band / exact / URL key also occurs among the new
+documents, so a night's work and writes are O(new documents), not O(history). Pairs between two
+index documents are dropped (the index is already deduplicated). After filter, the ``segment``
+phase writes this run's segment (band and key rows of the kept documents, by partition).
 Every document has a global ``doc_index``; its *node key* (int64) orders survivors:
 
     bit 62: 1 for new documents, 0 for index documents (already-kept documents always win)
@@ -14,7 +19,10 @@ Every document has a global ``doc_index``; its *node key* (int64) orders survivo
 
 so the smallest node key of a component is its survivor, deterministically.
 
-Run with ``run_phases(ctx, executor)``; the stage driver is ``tasks/dedup.py``.
+Run with ``run_phases(ctx, executor)``; the stage driver is ``tasks/dedup.py``. DeepSeek's Table 1
+(removal when deduplicating the first 1, 2, 4 ... dumps together) is computed once from the
+clusters (:func:`removal_by_dumps`): a cluster counts in prefix k with its members from the
+first k dumps, one of which survives.
 """
 
 from __future__ import annotations
@@ -26,21 +34,22 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from dedup.components import propagate_round
 from dedup.exact import group_edges, text_hashes, url_hashes
 from dedup.hashing import hash_strings, partition_of
+from dedup.index import DOC_BITS, segment_store
 from dedup.intermediates import PhaseStore
 from dedup.lsh import KEY_SALT, band_rows, bucket_pairs
-from dedup.minhash import EMPTY_SIG, MinhashConfig, band_hashes, compute_signatures, estimated_jaccard
+from dedup.minhash import MinhashConfig, band_hashes, compute_signatures
 from dedup.ray_ops import run_units
-from dedup.shingles import jaccard_sorted, shingle_sets
+from dedup.shingles import jaccard_bottom_k, jaccard_sorted, shingle_sets
 from storage import DROPPED_SCHEMA, ShardInfo, open_dataset, write_shard
 from storage.schema import conform_documents
 
 log = logging.getLogger(__name__)
 
-DOC_BITS = 40
 RANK_BITS = 22
 DOC_MASK = (1 << DOC_BITS) - 1
 RANK_MAX = (1 << RANK_BITS) - 1
@@ -58,6 +67,15 @@ def _cfg(ctx: dict[str, Any]) -> MinhashConfig:
 
 def _store(ctx: dict[str, Any], phase: str) -> PhaseStore:
     return PhaseStore(ctx["work"], phase)
+
+
+def _inputs(ctx: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for s in ctx["shards"] if s["kind"] == "input"]
+
+
+def _index_docs(ctx: dict[str, Any], s: dict[str, Any], columns: list[str] | None = None) -> pa.Table:
+    """The docs file of an index doc shard (sha256-checked)."""
+    return segment_store(ctx["index_root"], s["segment"]).read_table(ShardInfo.from_dict(s["info"]), columns)
 
 
 def doc_index_of(nodes: np.ndarray) -> np.ndarray:
@@ -160,39 +178,29 @@ def signatures_unit(unit: dict[str, Any]) -> dict[str, Any]:
     def compute() -> tuple[list[ShardInfo], dict[str, Any]]:
         cfg, P = _cfg(ctx), ctx["partitions"]
         ds = open_dataset(s["uri"])
-        shard = ShardInfo.from_dict(s["info"])
-        if s["kind"] == "index":
-            t = ds.read_shard(shard)
-            nodes = _col(t, "node_key").astype(np.int64)
-            th, uh = _u64(t.column("text_hash")), _u64(t.column("url_hash"))
-            bands = _fixed(t.column("bands"), cfg.bands, np.int64).view(np.uint64)
-            has_sig = ~np.all(_fixed(t.column("sig"), cfg.num_perm, np.uint32) == EMPTY_SIG, axis=1)
-            src_names = [INDEX_SRC] * len(nodes)
-            sig_table = t.select([c for c in ("node_key", "id", "text_hash", "url_hash", "sig", "shingles") if c in t.column_names])
-        else:
-            t = ds.read_shard(shard, columns=["id", "text", "url", "source", "lang", "metadata"])
-            n = t.num_rows
-            texts = t.column("text").to_pylist()
-            doc_index = s["lo"] + np.arange(n, dtype=np.int64)
-            lengths = np.fromiter((len(x or "") for x in texts), dtype=np.int64, count=n)
-            nodes = node_keys(doc_index, lengths, _quality(t.column("metadata").to_pylist()), cfg.survivor, new=True)
-            th, uh = text_hashes(texts), url_hashes(t.column("url").to_pylist())
-            values, offsets = shingle_sets(texts, t.column("lang").to_pylist(), cfg.n_grams, cfg.char_n_grams, seed=cfg.seed)
-            sig = compute_signatures(values, offsets, cfg)
-            bands = band_hashes(sig, cfg.bands, cfg.rows)
-            has_sig = np.diff(offsets) > 0
-            src_names = [x or "" for x in t.column("source").to_pylist()]
-            cols = {
-                "node_key": pa.array(nodes),
-                "id": t.column("id"),
-                "text_hash": pa.array(_i64(th)),
-                "url_hash": pa.array(_i64(uh)),
-                "sig": pa.FixedSizeListArray.from_arrays(pa.array(sig.reshape(-1)), cfg.num_perm),
-            }
-            if cfg.verify_jaccard is not None:
-                cols["shingles"] = pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(values))
-            sig_table = pa.table(cols)
+        t = ds.read_shard(ShardInfo.from_dict(s["info"]), columns=["id", "text", "url", "source", "lang", "metadata"])
+        n = t.num_rows
+        texts = t.column("text").to_pylist()
+        doc_index = s["lo"] + np.arange(n, dtype=np.int64)
+        lengths = np.fromiter((len(x or "") for x in texts), dtype=np.int64, count=n)
+        nodes = node_keys(doc_index, lengths, _quality(t.column("metadata").to_pylist()), cfg.survivor, new=True)
+        th, uh = text_hashes(texts), url_hashes(t.column("url").to_pylist())
+        values, offsets = shingle_sets(texts, t.column("lang").to_pylist(), cfg.n_grams, cfg.char_n_grams, seed=cfg.seed)
+        sig = compute_signatures(values, offsets, cfg)
+        bands = band_hashes(sig, cfg.bands, cfg.rows)
+        has_sig = np.diff(offsets) > 0
+        src_names = [x or "" for x in t.column("source").to_pylist()]
         src = hash_strings(src_names, count=len(src_names))
+        cols = {
+            "node_key": pa.array(nodes),
+            "id": t.column("id"),
+            "text_hash": pa.array(_i64(th)),
+            "url_hash": pa.array(_i64(uh)),
+            "src": pa.array(_i64(src)),
+        }
+        if cfg.verify_jaccard is not None:
+            cols["shingles"] = pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(values))
+        sig_table = pa.table(cols)
         shards = [store.write(f"u{s['unit']:05d}-sig", sig_table, kind="sig")]
         sel = np.nonzero(has_sig)[0]
         for p, tab in band_rows(bands[sel], nodes[sel], th[sel], src[sel], P).items():
@@ -219,39 +227,69 @@ def signatures_unit(unit: dict[str, Any]) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- phase 2: candidates
 
 
-def _allowed(t: pa.Table | None, allowed: list[int] | None) -> pa.Table | None:
-    if t is None or allowed is None:
-        return t
-    mask = np.isin(_col(t, "src"), np.array(allowed, dtype=np.int64))
-    return t.filter(pa.array(mask))
+def _index_rows(ctx: dict[str, Any], kind: str, p: int, col: str, wanted: np.ndarray) -> list[pa.Table]:
+    """Rows of partition ``p`` of every index segment whose ``col`` occurs in ``wanted`` (a semi-join)."""
+    out = []
+    if not len(wanted):
+        return out
+    wanted = np.unique(wanted)
+    for seg in ctx["segments"]:
+        info = seg[kind].get(str(p))
+        if info is None:
+            continue
+        t = segment_store(ctx["index_root"], seg["name"]).read_table(ShardInfo.from_dict(info))
+        keys = _col(t, col)
+        pos = np.minimum(np.searchsorted(wanted, keys), len(wanted) - 1)
+        hit = wanted[pos] == keys
+        if hit.any():
+            out.append(t.filter(pa.array(hit)))
+    return out
+
+
+def _with_new(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Drop pairs (a > b) between two index documents: a is new exactly when the pair touches a new doc."""
+    keep = (np.asarray(a, np.int64) & NEW_FLAG) != 0
+    return a[keep], b[keep]
+
+
+def _cat(tables: list[pa.Table | None], columns: list[str]) -> pa.Table | None:
+    tables = [t.select(columns) for t in tables if t is not None and t.num_rows]
+    return pa.concat_tables(tables) if tables else None
 
 
 def candidates_unit(unit: dict[str, Any]) -> dict[str, Any]:
     ctx, p = unit["ctx"], unit["part"]
-    sigs, store = _store(ctx, "signatures"), _store(ctx, ctx["prefix"] + "candidates")
+    sigs, store = _store(ctx, "signatures"), _store(ctx, "candidates")
     cfg, P = _cfg(ctx), ctx["partitions"]
 
     def compute() -> tuple[list[ShardInfo], dict[str, Any]]:
-        records = [sigs.completed(f"u{s['unit']:05d}", verify=False) for s in ctx["shards"]]
-        bands = _allowed(_concat(sigs, sigs.shards(records, kind="bands", part=p)), ctx.get("allowed_src"))
-        a, b = bucket_pairs(_u64(_col(bands, "band_key")), _col(bands, "node"), _u64(_col(bands, "text_hash")))
-        keyed = _allowed(_concat(sigs, sigs.shards(records, kind="keys", part=p)), ctx.get("allowed_src"))
+        records = [sigs.completed(f"u{s['unit']:05d}", verify=False) for s in _inputs(ctx)]
+        cols = ["band_key", "node", "text_hash"]
+        new_bands = _concat(sigs, sigs.shards(records, kind="bands", part=p), cols)
+        bands = _cat([new_bands, *_index_rows(ctx, "bands", p, "band_key", _col(new_bands, "band_key"))], cols)
+        a, b = _with_new(*bucket_pairs(_u64(_col(bands, "band_key")), _col(bands, "node"), _u64(_col(bands, "text_hash"))))
+        cols = ["kind", "key", "node"]
+        new_keys = _concat(sigs, sigs.shards(records, kind="keys", part=p), cols)
+        keyed = _cat([new_keys, *_index_rows(ctx, "keys", p, "key", _col(new_keys, "key"))], cols)
         ea, eb, ek = [], [], []
         for kind in (KIND_EXACT, KIND_URL):
             if keyed is None:
                 break
             sel = _col(keyed, "kind") == kind
-            x, y = group_edges(_u64(_col(keyed, "key")[sel]), _col(keyed, "node")[sel])
+            x, y = _with_new(*group_edges(_u64(_col(keyed, "key")[sel]), _col(keyed, "node")[sel]))
             ea.append(x), eb.append(y), ek.append(np.full(len(x), kind, np.int8))
         shards: list[ShardInfo] = []
+        cand_shards: list[int] = []
         if cfg.verify_jaccard is not None:
             cand = pa.table({"a": a, "b": b})
-            shards += _scatter(store, f"p{p:04d}-cand", cand, shard_of(ctx, b), len(ctx["shards"]), "shard", kind="cand")
+            # by the shard of a (always a new doc): verify units are the night's shards, never the history's
+            shards += _scatter(store, f"p{p:04d}-cand", cand, shard_of(ctx, a), len(ctx["shards"]), "shard", kind="cand")
+            cand_shards = sorted({int(x.attrs["shard"]) for x in shards})
         else:
             ea.append(a), eb.append(b), ek.append(np.full(len(a), KIND_NEAR, np.int8))
         if ea:
             shards += write_edges(store, f"p{p:04d}", np.concatenate(ea), np.concatenate(eb), np.concatenate(ek), P)
-        return shards, {"candidate_pairs": int(len(a)), "exact_url_edges": int(sum(len(x) for x in ea[:2]))}
+        return shards, {"candidate_pairs": int(len(a)), "exact_url_edges": int(sum(len(x) for x in ea[:2])), "cand_shards": cand_shards}
 
     return _cached(store, f"p{p:04d}", compute)
 
@@ -270,19 +308,19 @@ def write_edges(store: PhaseStore, prefix: str, a: np.ndarray, b: np.ndarray, ki
 
 def verify_unit(unit: dict[str, Any]) -> dict[str, Any]:
     ctx, v = unit["ctx"], unit["shard"]
-    sigs, cands, store = _store(ctx, "signatures"), _store(ctx, ctx["prefix"] + "candidates"), _store(ctx, ctx["prefix"] + "verify")
-    cfg = _cfg(ctx)
+    sigs, cands, store = _store(ctx, "signatures"), _store(ctx, "candidates"), _store(ctx, "verify")
+    cfg, k = _cfg(ctx), ctx["index_shingles"]
 
-    def load(u: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None, np.ndarray]:
-        """Node keys, shingle sets in CSR form (None for an index without them), signatures of one doc shard."""
-        rec = sigs.completed(f"u{u:05d}", verify=False)
-        t = sigs.read_table(sigs.shards([rec], kind="sig")[0])
-        shingles = None
-        if "shingles" in t.column_names:
-            col = t.column("shingles").combine_chunks()
-            offsets = col.offsets.to_numpy()
-            shingles = (col.values.to_numpy()[offsets[0] : offsets[-1]], offsets - offsets[0])
-        return _col(t, "node_key"), shingles, _fixed(t.column("sig"), cfg.num_perm, np.uint32)
+    def load(u: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+        """Node keys and shingle sets (CSR values, offsets) of one doc shard; True for an index shard (bottom-k sets)."""
+        s = ctx["shards"][u]
+        if s["kind"] == "index":
+            t = _index_docs(ctx, s, ["node_key", "shingles"])
+        else:
+            t = sigs.read_table(sigs.shards([sigs.completed(f"u{u:05d}", verify=False)], kind="sig")[0], ["node_key", "shingles"])
+        col = t.column("shingles").combine_chunks()
+        offsets = col.offsets.to_numpy()
+        return _col(t, "node_key"), col.values.to_numpy()[offsets[0] : offsets[-1]], offsets - offsets[0], s["kind"] == "index"
 
     def compute() -> tuple[list[ShardInfo], dict[str, Any]]:
         records = [cands.completed(f"p{p:04d}", verify=False) for p in range(ctx["partitions"])]
@@ -293,19 +331,17 @@ def verify_unit(unit: dict[str, Any]) -> dict[str, Any]:
             a, b = pairs[:, 0], pairs[:, 1]
         keep = np.zeros(len(a), dtype=bool)
         if len(a):
-            nb, shb, sigb = load(v)
-            ib = _lookup(nb, b)
-            sa = shard_of(ctx, a)
-            for u in np.unique(sa):
-                na, sha, siga = (nb, shb, sigb) if u == v else load(int(u))
-                js = np.nonzero(sa == u)[0]
-                for j, x in zip(js.tolist(), _lookup(na, a[js]).tolist()):
-                    y = int(ib[j])
-                    if sha is not None and shb is not None:
-                        (va, oa), (vb, ob) = sha, shb
-                        sim = jaccard_sorted(va[oa[x] : oa[x + 1]], vb[ob[y] : ob[y + 1]])
-                    else:
-                        sim = estimated_jaccard(siga[x], sigb[y])
+            na, va, oa, idx_a = load(v)
+            ia = _lookup(na, a)
+            sb = shard_of(ctx, b)
+            for u in np.unique(sb):
+                nb, vb, ob, idx_b = (na, va, oa, idx_a) if u == v else load(int(u))
+                js = np.nonzero(sb == u)[0]
+                for j, y in zip(js.tolist(), _lookup(nb, b[js]).tolist()):
+                    x = int(ia[j])
+                    sa_, sb_ = va[oa[x] : oa[x + 1]], vb[ob[y] : ob[y + 1]]
+                    # against an index doc both sides are bottom-k sketches (exact up to k shingles)
+                    sim = jaccard_bottom_k(sa_, sb_, k) if idx_a or idx_b else jaccard_sorted(sa_, sb_)
                     keep[j] = sim >= cfg.verify_jaccard
         shards = write_edges(store, f"v{v:05d}", a[keep], b[keep], np.full(int(keep.sum()), KIND_NEAR, np.int8), ctx["partitions"])
         return shards, {"candidates": int(len(a)), "verified": int(keep.sum())}
@@ -318,10 +354,10 @@ def verify_unit(unit: dict[str, Any]) -> dict[str, Any]:
 
 def _edge_shards(ctx: dict[str, Any], q: int) -> list[tuple[PhaseStore, ShardInfo]]:
     out = []
-    phases = [ctx["prefix"] + "candidates"] + ([ctx["prefix"] + "verify"] if _cfg(ctx).verify_jaccard is not None else [])
+    phases = ["candidates"] + (["verify"] if _cfg(ctx).verify_jaccard is not None else [])
     for phase in phases:
         st = _store(ctx, phase)
-        units = [f"p{p:04d}" for p in range(ctx["partitions"])] if phase.endswith("candidates") else [f"v{s['unit']:05d}" for s in ctx["shards"]]
+        units = [f"p{p:04d}" for p in range(ctx["partitions"])] if phase == "candidates" else [f"v{u:05d}" for u in ctx["verify_shards"]]
         recs = [st.completed(u, verify=False) for u in units]
         out += [(st, sh) for sh in st.shards([r for r in recs if r], kind="edges", q=q)]
     return out
@@ -335,7 +371,7 @@ def _edges(ctx: dict[str, Any], q: int) -> pa.Table | None:
 
 def components_unit(unit: dict[str, Any]) -> dict[str, Any]:
     ctx, q, r = unit["ctx"], unit["part"], unit["round"]
-    store = _store(ctx, f"{ctx['prefix']}components/r{r:03d}")
+    store = _store(ctx, f"components/r{r:03d}")
     P = ctx["partitions"]
 
     def compute() -> tuple[list[ShardInfo], dict[str, Any]]:
@@ -345,7 +381,7 @@ def components_unit(unit: dict[str, Any]) -> dict[str, Any]:
             nodes = labels = None
             mn = ml = np.zeros(0, np.int64)
         else:
-            prev = _store(ctx, f"{ctx['prefix']}components/r{r - 1:03d}")
+            prev = _store(ctx, f"components/r{r - 1:03d}")
             recs = [prev.completed(f"q{x:04d}", verify=False) for x in range(P)]
             lab = _concat(prev, prev.shards([recs[q]], kind="labels"))
             nodes, labels = _col(lab, "node"), _col(lab, "label")
@@ -365,8 +401,8 @@ def components_unit(unit: dict[str, Any]) -> dict[str, Any]:
 
 def finalize_unit(unit: dict[str, Any]) -> dict[str, Any]:
     ctx, q = unit["ctx"], unit["part"]
-    store = _store(ctx, ctx["prefix"] + "finalize")
-    final = _store(ctx, f"{ctx['prefix']}components/r{ctx['final_round']:03d}")
+    store = _store(ctx, "finalize")
+    final = _store(ctx, f"components/r{ctx['final_round']:03d}")
 
     def compute() -> tuple[list[ShardInfo], dict[str, Any]]:
         rec = final.completed(f"q{q:04d}", verify=False)
@@ -386,14 +422,44 @@ def finalize_unit(unit: dict[str, Any]) -> dict[str, Any]:
             store, f"q{q:04d}-final", pa.table({"node": nodes[is_new], "label": labels[is_new], "kinds": kinds[is_new]}),
             req_shard[is_new], n_shards, "shard", kind="final",
         )
-        req = pa.table({"label": labels, "requester": req_shard.astype(np.int64), "new": is_new})
-        shards += _scatter(store, f"q{q:04d}-req", req, shard_of(ctx, labels), n_shards, "shard", kind="req")
-        return shards, {"removed_new": int(is_new.sum())}
+        # survivors that are new docs are looked up by the survivors phase; index survivors by filter itself
+        ask = is_new & ((labels & NEW_FLAG) != 0)
+        req = pa.table({"label": labels[ask], "requester": req_shard[ask].astype(np.int64)})
+        shards += _scatter(store, f"q{q:04d}-req", req, shard_of(ctx, labels[ask]), n_shards, "shard", kind="req")
+        return shards, {"removed_new": int(is_new.sum()), "req_shards": sorted({int(x.attrs["shard"]) for x in shards if x.attrs.get("kind") == "req"})}
 
     return _cached(store, f"q{q:04d}", compute)
 
 
 # ----------------------------------------------------------------------------- phase 6: survivors
+
+
+def _survivor_rows(t: pa.Table, labels: np.ndarray, src: np.ndarray) -> pa.Table:
+    """(label, survivor_id, s_text_hash, s_url_hash, s_src) of each label, looked up in doc table ``t``."""
+    idx = _lookup(_col(t, "node_key"), labels)
+    return pa.table(
+        {
+            "label": labels,
+            "survivor_id": t.column("id").take(pa.array(idx)),
+            "s_text_hash": _col(t, "text_hash")[idx],
+            "s_url_hash": _col(t, "url_hash")[idx],
+            "s_src": src[idx],
+        }
+    )
+
+
+def _index_survivors(ctx: dict[str, Any], labels: np.ndarray) -> pa.Table | None:
+    """Survivor rows of labels that are index documents, read from the segments' docs files."""
+    labels = np.unique(labels)
+    if not len(labels):
+        return None
+    where = shard_of(ctx, labels)
+    index_src = _i64(hash_strings([INDEX_SRC]))[0]
+    tables = []
+    for u in np.unique(where).tolist():
+        t = _index_docs(ctx, ctx["shards"][u], ["node_key", "id", "text_hash", "url_hash"])
+        tables.append(_survivor_rows(t, labels[where == u], np.full(t.num_rows, index_src, np.int64)))
+    return pa.concat_tables(tables)
 
 
 def survivors_unit(unit: dict[str, Any]) -> dict[str, Any]:
@@ -404,25 +470,14 @@ def survivors_unit(unit: dict[str, Any]) -> dict[str, Any]:
         recs = [fin.completed(f"q{q:04d}", verify=False) for q in range(ctx["partitions"])]
         req = _concat(fin, fin.shards(recs, kind="req", shard=v))
         if req is None:
-            return [], {"cluster_sizes": {}}
+            return [], {}
         labels, requester = _col(req, "label"), _col(req, "requester")
-        uniq, counts = np.unique(labels, return_counts=True)
-        sizes = Counter((counts + 1).tolist())
         rec = sigs.completed(f"u{v:05d}", verify=False)
-        t = sigs.read_table(sigs.shards([rec], kind="sig")[0], ["node_key", "id", "text_hash", "url_hash"])
-        nk = _col(t, "node_key")
+        t = sigs.read_table(sigs.shards([rec], kind="sig")[0], ["node_key", "id", "text_hash", "url_hash", "src"])
         pairs = np.unique(np.stack([labels, requester], axis=1), axis=0)
-        idx = _lookup(nk, pairs[:, 0])
-        out = pa.table(
-            {
-                "label": pairs[:, 0],
-                "survivor_id": t.column("id").take(pa.array(idx)),
-                "s_text_hash": _col(t, "text_hash")[idx],
-                "s_url_hash": _col(t, "url_hash")[idx],
-            }
-        )
+        out = _survivor_rows(t, pairs[:, 0], _col(t, "src"))
         shards = _scatter(store, f"v{v:05d}-surv", out, pairs[:, 1], len(ctx["shards"]), "shard", kind="surv")
-        return shards, {"cluster_sizes": {str(k): int(c) for k, c in sorted(sizes.items())}}
+        return shards, {}
 
     return _cached(store, f"v{v:05d}", compute)
 
@@ -457,12 +512,17 @@ def filter_unit(unit: dict[str, Any]) -> dict[str, Any]:
     sig_t = sigs.read_table(sigs.shards([sigs.completed(f"u{u:05d}", verify=False)], kind="sig")[0])
     frecs = [fin.completed(f"q{q:04d}", verify=False) for q in range(ctx["partitions"])]
     final = _concat(fin, fin.shards(frecs, kind="final", shard=u))
-    srecs = [surv.completed(f"v{x['unit']:05d}", verify=False) for x in ctx["shards"]]
+    srecs = [surv.completed(f"v{x:05d}", verify=False) for x in ctx["surv_shards"]]
     survivors = _concat(surv, surv.shards([r for r in srecs if r], kind="surv", shard=u))
+    if final is not None:  # survivors kept by earlier runs: straight from the index segments
+        old = _index_survivors(ctx, _col(final, "label")[(_col(final, "label") & NEW_FLAG) == 0])
+        survivors = _cat([survivors, old], ["label", "survivor_id", "s_text_hash", "s_url_hash", "s_src"])
     nodes = _col(sig_t, "node_key")
     dropped = np.zeros(len(nodes), dtype=bool)
     shards: list[ShardInfo] = []
     reasons: list[str] = []
+    members = np.zeros((0, 2), np.int64)  # (label, dump hash) of each removed doc, for Table 1
+    labels = np.zeros((0, 2), np.int64)  # (label, dump hash of the survivor)
     if final is not None:
         fn, fl, fk = _col(final, "node"), _col(final, "label"), _col(final, "kinds")
         order = np.argsort(fn)
@@ -475,6 +535,8 @@ def filter_unit(unit: dict[str, Any]) -> dict[str, Any]:
         th, uh = _col(sig_t, "text_hash")[rows], _col(sig_t, "url_hash")[rows]
         reason_of = _reasons(th, uh, sth, suh, fk, ctx.get("url_dedup", True))
         dup_of = survivors.column("survivor_id").take(pa.array(si)).to_pylist()
+        members = np.stack([fl, _col(sig_t, "src")[rows]], axis=1)
+        labels = np.unique(np.stack([fl, _col(survivors, "s_src")[si]], axis=1), axis=0)
         order_rows = np.argsort(rows)
         rows = rows[order_rows]
         reasons = [reason_of[i] for i in order_rows]
@@ -494,21 +556,19 @@ def filter_unit(unit: dict[str, Any]) -> dict[str, Any]:
     kept_idx = pa.array(np.nonzero(~dropped)[0])
     kept = conform_documents(docs.take(kept_idx))
     shards.append(write_shard(ctx["out_location"], "data", u, kept))
-    # index rows for the kept documents: already-kept docs win against the next dump
+    # this run's segment of the dedup index: one docs file per input shard (bands and keys: phase segment)
     ks = sig_t.take(kept_idx)
-    sig = _fixed(ks.column("sig"), cfg.num_perm, np.uint32)
     index_cols = {
-        "node_key": _col(ks, "node_key") & ~np.int64(NEW_FLAG),
+        "node_key": _col(ks, "node_key") & ~np.int64(NEW_FLAG),  # already-kept docs win against the next dump
         "id": kept.column("id"),
         "text_hash": ks.column("text_hash"),
         "url_hash": ks.column("url_hash"),
-        "bands": pa.FixedSizeListArray.from_arrays(pa.array(band_hashes(sig, cfg.bands, cfg.rows).reshape(-1).view(np.int64)), cfg.bands),
-        "sig": ks.column("sig"),
+        "dump": kept.column("source"),
     }
-    if "shingles" in ks.column_names:  # true-Jaccard verification against already-kept docs
-        index_cols["shingles"] = ks.column("shingles")
-    index = pa.table(index_cols)
-    index_shard = write_shard(ctx["index_location"], "data", u, index, attrs={"lo": s["lo"], "hi": s["hi"]})
+    if "shingles" in ks.column_names:  # verification against already-kept docs: a bottom-k sketch
+        index_cols["shingles"] = pc.list_slice(ks.column("shingles"), 0, ctx["index_shingles"])
+    seg = ctx["segment_out"]
+    index_shard = segment_store(ctx["index_root"], seg).write(f"docs-u{u:05d}", pa.table(index_cols), kind="docs", lo=s["lo"], hi=s["hi"])
     langs = docs.column("lang").to_pylist()
     srcs = docs.column("source").to_pylist()
     by_lang: dict[str, dict[str, Any]] = {}
@@ -525,12 +585,41 @@ def filter_unit(unit: dict[str, Any]) -> dict[str, Any]:
     return {
         "shards": [x.to_dict() for x in shards],
         "index_shard": index_shard.to_dict(),
+        "members": members.tolist(),
+        "labels": labels.tolist(),
         "input": docs.num_rows,
         "kept": int(kept.num_rows),
         "dropped": dict(Counter(reasons)),
         "by_lang": by_lang,
         "by_source": by_source,
     }
+
+
+# ----------------------------------------------------------------------------- phase 8: segment
+
+
+def segment_unit(unit: dict[str, Any]) -> dict[str, Any]:
+    """Partition ``p`` of this run's index segment: band and key rows of the kept new documents, sorted.
+
+    Not cached: it is O(new documents) and rewrites the same bytes after a crash."""
+    ctx, p = unit["ctx"], unit["part"]
+    sigs, fin = _store(ctx, "signatures"), _store(ctx, "finalize")
+    out = segment_store(ctx["index_root"], ctx["segment_out"])
+    records = [sigs.completed(f"u{s['unit']:05d}", verify=False) for s in _inputs(ctx)]
+    frecs = [fin.completed(f"q{q:04d}", verify=False) for q in range(ctx["partitions"])]
+    removed = np.unique(_col(_concat(fin, fin.shards(frecs, kind="final"), ["node"]), "node"))
+    result: dict[str, Any] = {}
+    for kind, cols, key in (("bands", ["band_key", "node", "text_hash"], "band_key"), ("keys", ["kind", "key", "node"], "key")):
+        t = _concat(sigs, sigs.shards(records, kind=kind, part=p), cols)
+        if t is None:
+            continue
+        nodes = _col(t, "node")
+        keep = ~np.isin(nodes, removed)
+        t = t.filter(pa.array(keep)).set_column(cols.index("node"), "node", pa.array(nodes[keep] & ~np.int64(NEW_FLAG)))
+        if t.num_rows:
+            t = t.take(pa.array(np.argsort(_col(t, key), kind="stable")))
+            result[kind] = out.write(f"{kind}-p{p:04d}", t, kind=kind, part=p).to_dict()
+    return result
 
 
 # ----------------------------------------------------------------------------- driver
@@ -553,8 +642,10 @@ def run_graph(ctx: dict[str, Any], executor: str, workers: int | None, report: d
     P = ctx["partitions"]
     cand = _run("candidates", candidates_unit, [{"ctx": ctx, "part": p} for p in range(P)], executor, workers, report)
     ver = []
+    # verify only the doc shards that received candidates (not every index shard of the history)
+    ctx = {**ctx, "verify_shards": sorted({v for x in cand for v in x.get("cand_shards", [])})}
     if _cfg(ctx).verify_jaccard is not None:
-        ver = _run("verify", verify_unit, [{"ctx": ctx, "shard": s["unit"]} for s in ctx["shards"]], executor, workers, report)
+        ver = _run("verify", verify_unit, [{"ctx": ctx, "shard": v} for v in ctx["verify_shards"]], executor, workers, report)
     r = 0
     while True:
         res = _run("components", components_unit, [{"ctx": ctx, "part": q, "round": r} for q in range(P)], executor, workers, report)
@@ -563,36 +654,48 @@ def run_graph(ctx: dict[str, Any], executor: str, workers: int | None, report: d
         r += 1
     ctx = {**ctx, "final_round": r}
     fin = _run("finalize", finalize_unit, [{"ctx": ctx, "part": q} for q in range(P)], executor, workers, report)
+    ctx = {**ctx, "surv_shards": sorted({v for x in fin for v in x.get("req_shards", [])})}
     return {
         "ctx": ctx,
         "rounds": r + 1,
         "candidate_pairs": sum(x["candidate_pairs"] for x in cand),
-        "verified_pairs": sum(x["verified"] for x in ver) if ver else None,
+        "verified_pairs": sum(x["verified"] for x in ver) if ver else (0 if _cfg(ctx).verify_jaccard is not None else None),
         "removed": sum(x["removed_new"] for x in fin),
     }
 
 
 def run_phases(ctx: dict[str, Any], executor: str = "ray", workers: int | None = None) -> dict[str, Any]:
-    """Run every phase; return per-unit filter results and the stage statistics."""
+    """Run every phase; return per-unit filter results, this run's segment files and the stage statistics.
+
+    ``ctx``: work, minhash, partitions, url_dedup, shards (index docs files + input shards, by lo),
+    index_root, segments (the index segments read), segment_out (this run's segment name),
+    index_shingles, out_location."""
     report: dict[str, Any] = {}
     sig = _run(
-        "signatures", signatures_unit, [{"ctx": ctx, "shard": s} for s in ctx["shards"]], executor, workers, report,
+        "signatures", signatures_unit, [{"ctx": ctx, "shard": s} for s in _inputs(ctx)], executor, workers, report,
         use_ray_data=executor == "ray" and ctx.get("ray_data", False),
     )
-    graph = run_graph({**ctx, "prefix": ""}, executor, workers, report)
+    graph = run_graph(ctx, executor, workers, report)
     ctx = graph["ctx"]
-    surv = _run("survivors", survivors_unit, [{"ctx": ctx, "shard": s["unit"]} for s in ctx["shards"]], executor, workers, report)
-    new_shards = [s for s in ctx["shards"] if s["kind"] == "input"]
-    filt = _run("filter", filter_unit, [{"ctx": ctx, "shard": s} for s in new_shards], executor, workers, report)
-    sizes: Counter[int] = Counter()
-    for x in surv:
-        sizes.update({int(k): v for k, v in x["cluster_sizes"].items()})
+    _run("survivors", survivors_unit, [{"ctx": ctx, "shard": v} for v in ctx["surv_shards"]], executor, workers, report)
+    filt = _run("filter", filter_unit, [{"ctx": ctx, "shard": s} for s in _inputs(ctx)], executor, workers, report)
+    seg = _run("segment", segment_unit, [{"ctx": ctx, "part": p} for p in range(ctx["partitions"])], executor, workers, report)
     by_source: Counter[str] = Counter()
     for x in sig:
         by_source.update(x["by_source"])
+    members = [np.asarray(x.pop("members"), np.int64).reshape(-1, 2) for x in filt]
+    labels = [np.asarray(x.pop("labels"), np.int64).reshape(-1, 2) for x in filt]
+    removed_of = np.concatenate([m[:, 0] for m in members]) if members else np.zeros(0, np.int64)
+    sizes = Counter((np.unique(removed_of, return_counts=True)[1] + 1).tolist())  # removed docs + the survivor
     return {
         "filter": filt,
+        "segment": {
+            "bands": {p: ShardInfo.from_dict(x["bands"]) for p, x in enumerate(seg) if "bands" in x},
+            "keys": {p: ShardInfo.from_dict(x["keys"]) for p, x in enumerate(seg) if "keys" in x},
+            "docs": [ShardInfo.from_dict(x["index_shard"]) for x in filt],
+        },
         "docs_by_source": dict(by_source),
+        "dedup_by_dumps": removal_by_dumps(dict(by_source), np.concatenate(members), np.unique(np.concatenate(labels), axis=0)) if filt else [],
         "cluster_sizes": {str(k): v for k, v in sorted(sizes.items())},
         "rounds": graph["rounds"],
         "candidate_pairs": graph["candidate_pairs"],
@@ -601,18 +704,26 @@ def run_phases(ctx: dict[str, Any], executor: str = "ray", workers: int | None =
     }
 
 
-def removal_by_dumps(ctx: dict[str, Any], docs_by_source: dict[str, int], executor: str, workers: int | None) -> list[dict[str, Any]]:
-    """DeepSeek Table 1: docs removed when deduplicating the first 1, 2, 4, ... dumps together."""
+def removal_by_dumps(docs_by_source: dict[str, int], members: np.ndarray, labels: np.ndarray) -> list[dict[str, Any]]:
+    """DeepSeek Table 1 from the clusters, once: docs removed when deduplicating the first 1, 2, 4, ... dumps together.
+
+    ``members``: (label, dump hash) of every removed document; ``labels``: (label, dump hash of its
+    survivor). Restricted to the first k dumps (by name), a cluster keeps one of its members there
+    (its earliest), so removed(k) = members in the first k dumps - clusters with a member there.
+    (Rerunning the graph on the k dumps alone can split a cluster that only a later dump links;
+    this counts it whole.) Documents of the index (earlier runs) are not counted."""
     dumps = sorted(d for d in docs_by_source if d != INDEX_SRC)
-    ks = sorted({k for k in (2**i for i in range(len(dumps).bit_length())) if k <= len(dumps)} | {len(dumps)})
-    rows = []
+    rank_of = dict(zip(_i64(hash_strings(dumps, count=len(dumps))).tolist(), range(len(dumps))))
+    rows = np.concatenate([members, labels]) if len(members) else np.zeros((0, 2), np.int64)
+    rank = np.array([rank_of.get(h, -1) for h in rows[:, 1].tolist()], dtype=np.int64)
+    sel = rank >= 0
+    lab, rank = rows[sel, 0], rank[sel]
+    ks = sorted({k for k in (2**i for i in range(len(dumps).bit_length())) if k <= len(dumps)} | ({len(dumps)} if dumps else set()))
+    out = []
     for k in ks:
         chosen = dumps[:k]
-        allowed = hash_strings(chosen, count=len(chosen)).view(np.int64).tolist()
-        sub = {**ctx, "prefix": f"report-k{k:04d}/", "allowed_src": allowed}
-        res = run_graph(sub, executor, workers, {})
+        inside = rank < k
+        removed = int(inside.sum() - len(np.unique(lab[inside])))
         n = sum(docs_by_source[d] for d in chosen)
-        rows.append(
-            {"dumps": k, "documents": n, "removed": res["removed"], "removed_pct": round(100.0 * res["removed"] / n, 2) if n else 0.0, "names": chosen}
-        )
-    return rows
+        out.append({"dumps": k, "documents": n, "removed": removed, "removed_pct": round(100.0 * removed / n, 2) if n else 0.0, "names": chosen})
+    return out

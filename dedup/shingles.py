@@ -139,3 +139,17 @@ def jaccard_sorted(a: np.ndarray, b: np.ndarray) -> float:
         return 1.0
     inter = len(np.intersect1d(a, b, assume_unique=True))
     return inter / (len(a) + len(b) - inter)
+
+
+def jaccard_bottom_k(a: np.ndarray, b: np.ndarray, k: int) -> float:
+    """Jaccard of two sorted unique hash sets from their bottom-k sketches (the k smallest values).
+
+    Exact when the union has at most k values; else the share of the k smallest values of the
+    union that are in both sets (standard error about sqrt(J(1-J)/k)). Either argument may already
+    be truncated to its k smallest values: the k smallest of the union only depend on those."""
+    a, b = a[:k], b[:k]
+    if len(a) == 0 and len(b) == 0:
+        return 1.0
+    union = np.union1d(a, b)[:k]
+    inter = np.intersect1d(a, b, assume_unique=True)
+    return float(np.count_nonzero(inter <= union[-1])) / len(union)

@@ -2,9 +2,10 @@
 
 Every entry of ``watch`` (a folder or file per dump, e.g. ``runs/incoming/CC-MAIN-2026-40/``)
 that has not been curated yet is ingested, filtered and deduplicated *against the persisted
-dedup index* of everything kept so far, so a new dump never re-reads the old ones. Each dump's
-outputs land under ``out/<stage>/<dump>``; ``out/curated.json`` lists the dumps done with their
-outputs and the index that now covers them. The deployment ``curate-nightly`` in prefect.yaml
+dedup index* ``out/dedup-index`` of everything kept so far (each night appends one segment to it,
+so its cost does not grow with the history; ``longterm dedup-index compact`` merges segments).
+Each dump's outputs land under ``out/<stage>/<dump>``; ``out/curated.json`` lists the dumps done
+with their outputs and the index that covers them. The deployment ``curate-nightly`` in prefect.yaml
 runs it on a schedule.
 
     from flows.curate import curate_nightly
@@ -59,9 +60,9 @@ def curate_nightly(
         ingested = ingest_flow([str(dump)], os.path.join(out, "ingest", name), source=name, ray_address=ray_address)
         filtered = filter_flow(ingested, os.path.join(out, "filter", name), config=filter_config, ray_address=ray_address)
         dedup_out = os.path.join(out, "dedup", name)
-        deduped = dedup_flow([filtered], dedup_out, config=dedup_config, against=state["index"], ray_address=ray_address)
-        # the dedup stage writes the updated index (old kept docs + this dump's) beside its output
-        state["index"] = os.path.join(dedup_out, "index")
+        index = os.path.join(out, "dedup-index")
+        deduped = dedup_flow([filtered], dedup_out, config=dedup_config, index=index, ray_address=ray_address)
+        state["index"] = index  # the dedup stage appended this dump's segment to it
         state["dumps"][name] = {"ingest": ingested, "filter": filtered, "dedup": deduped}
         _save_state(out, state)  # after each dump: a failure later keeps the earlier dumps done
     return state

@@ -13,15 +13,15 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 
 from flows.artifacts import artifact_key, publish_dataset_artifacts
-from flows.validation import parse_config, require_dataset, require_datasets, require_output
+from flows.validation import parse_config, require_datasets, require_output
 from storage import open_dataset
 from tasks.dedup import DedupConfig, run_dedup
 
 
 @task(name="dedup")
-def dedup_task(inputs: list[str], out: str, config: DedupConfig, against: str | None, executor: str, ray_address: str | None,
+def dedup_task(inputs: list[str], out: str, config: DedupConfig, index: str | None, executor: str, ray_address: str | None,
                force: bool = False) -> str:
-    return run_dedup(inputs, out, config, against=against, executor=executor, ray_address=ray_address, force=force)
+    return run_dedup(inputs, out, config, index=index, executor=executor, ray_address=ray_address, force=force)
 
 
 def by_dumps_rows(stats: dict[str, Any]) -> list[dict[str, Any]]:
@@ -42,12 +42,12 @@ def dedup_flow(
     inputs: list[str],
     out: str,
     config: dict[str, Any] | DedupConfig | str | None = None,
-    against: str | None = None,
+    index: str | None = None,
     executor: str = "ray",
     ray_address: str | None = None,
     force: bool = False,
 ) -> str:
-    """Exact + URL + MinHash dedup of all ``inputs`` together (optionally against a dedup index).
+    """Exact + URL + MinHash dedup of all ``inputs`` together, against and appended to the dedup index ``index``.
 
     ``force`` recomputes every phase even when a version with the same inputs, config and code exists.
 
@@ -56,15 +56,13 @@ def dedup_flow(
     """
     inputs = require_datasets("inputs", inputs, kind="documents")
     out = require_output("out", out)
-    if against:
-        against = require_dataset("against", against, kind="dedup_index")
     cfg = parse_config("config", DedupConfig, config)
-    uri = dedup_task(inputs, out, cfg, against, executor, ray_address, force)
+    uri = dedup_task(inputs, out, cfg, index, executor, ray_address, force)
     publish_dataset_artifacts(uri, "dedup")
     stats = open_dataset(uri).manifest.stats
     create_table_artifact(
         key=artifact_key("dedup", "by-dumps"), table=by_dumps_rows(stats),
-        description="Documents removed when deduplicating across 1, 2, 4, ... dumps (DeepSeek LLM Table 1)",
+        description="Documents removed when deduplicating across 1, 2, 4, ... dumps (DeepSeek LLM Table 1, from the clusters)",
     )
     create_table_artifact(key=artifact_key("dedup", "cluster-sizes"), table=cluster_rows(stats), description="Duplicate cluster sizes")
     return uri

@@ -2,20 +2,25 @@
 
     from tasks.dedup import DedupConfig, run_dedup
     uri = run_dedup(["runs/filter/dump-01", "runs/filter/dump-02"], "runs/dedup", DedupConfig())
-    uri = run_dedup(["runs/filter/dump-03"], "runs/dedup-03", DedupConfig(), against="runs/dedup/index")
+    uri = run_dedup(["runs/filter/dump-03"], "runs/dedup-03", DedupConfig(), index="runs/dedup-index")
 
 Output (``OUT/dedup-<key>/``): kept documents under ``data/``, dropped ones under ``dropped/``
 with ``reason`` (``exact_dup``, ``url_dup``, ``near_dup``) and ``duplicate_of`` (id of the kept
-document). Beside it, ``OUT/index/dedup_index-<key>/`` (kind ``dedup_index``): node key, id,
-exact hash, URL hash, band keys and signature of every kept document (and of the ``against``
-index), so the next dump is deduplicated against everything kept so far without recomputing
-old dumps. Intermediates live in ``OUT/_work/dedup-<key>/`` until the run succeeds (kept with
-``keep_intermediates``); a rerun after a crash skips every complete phase unit.
+document). The documents kept are also appended to a dedup index (:mod:`dedup.index`): the run
+reads every segment of ``index`` (documents kept by earlier runs, never recomputed), writes its
+own segment and a new index manifest, under the index lock, so the next dump is deduplicated
+against everything kept so far at a cost that does not grow with the history. Without
+``index`` the run gets a fresh one of its own at ``OUT/index/dedup-<key>/``.
+``longterm dedup-index compact INDEX`` merges segments. Intermediates live in
+``OUT/_work/dedup-<key>/`` until the run succeeds (kept with ``keep_intermediates``); a rerun
+after a crash skips every complete phase unit, and a rerun of a finished run is a no-op (the
+index is not part of the key, only its location: a run never deduplicates against its own segment).
 
 Stats: ``by_lang``/``by_source`` funnels, ``dedup_by_dumps`` (DeepSeek Table 1: removal when
-deduplicating the first 1, 2, 4, ... dumps together), ``cluster_sizes``, ``minhash`` (the implied
-threshold). ``manifest.run["phases"]``: units computed / skipped, CPU seconds and peak RSS per
-phase (not part of the manifest digest: a resumed run publishes the digest of a clean run).
+deduplicating the first 1, 2, 4, ... dumps together, from the clusters), ``cluster_sizes``,
+``minhash`` (the implied threshold). ``manifest.run["phases"]``: units computed / skipped, CPU
+seconds and peak RSS per phase; ``manifest.run["index"]``: segments read, index bytes (not part of
+the manifest digest: a resumed run publishes the digest of a clean run).
 """
 
 from __future__ import annotations
@@ -24,12 +29,12 @@ import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from dedup.index import IndexLock, empty_manifest, load_segment, read_manifest, write_manifest, write_segment
 from dedup.intermediates import PhaseStore
 from dedup.minhash import MinhashConfig
-from dedup.pipeline import filter_unit, removal_by_dumps, run_phases  # noqa: F401  (filter_unit: re-export for tests)
-from dedup.ray_ops import run_units
-from storage import Counts, DatasetError, DatasetWriter, ShardInfo, open_dataset, write_shard
-from storage.uri import join
+from dedup.pipeline import filter_unit, run_phases  # noqa: F401  (filter_unit: re-export for tests)
+from storage import Counts, DatasetError, DatasetWriter, ShardInfo, open_dataset
+from storage.uri import filesystem_for, join
 from tasks.code_digest import stage_code_digest
 
 log = logging.getLogger(__name__)
@@ -40,35 +45,39 @@ class DedupConfig:
     minhash: MinhashConfig = field(default_factory=MinhashConfig)
     url_dedup: bool = True  # also drop documents whose normalised URL was already kept
     partitions: int = 8  # band/key/node partitions (files per phase); more = less memory per unit
-    report_by_dumps: bool = True  # DeepSeek Table 1 report (reruns the graph phases per subset)
+    report_by_dumps: bool = True  # DeepSeek Table 1 report (from the clusters; costs nothing extra)
+    index_shingles: int = 256  # shingle hashes kept per indexed doc for verification (bottom-k; exact up to k)
     workers: int | None = None  # concurrent Ray workers (default: all CPUs); does not change the output
     keep_intermediates: bool = False  # keep OUT/_work/dedup-<key> after success
 
     def __post_init__(self) -> None:
         if self.partitions < 1:
             raise ValueError(f"DedupConfig.partitions must be >= 1, got {self.partitions}")
+        if self.index_shingles < 1:
+            raise ValueError(f"DedupConfig.index_shingles must be >= 1, got {self.index_shingles}")
 
     def output_config(self) -> dict[str, Any]:
         """What determines the output (the content key): not workers or keep_intermediates."""
         return {"minhash": asdict(self.minhash), "url_dedup": self.url_dedup, "partitions": self.partitions,
-                "report_by_dumps": self.report_by_dumps}
+                "report_by_dumps": self.report_by_dumps, "index_shingles": self.index_shingles}
 
 
-def _index_compatible(index_cfg: dict[str, Any], cfg: MinhashConfig, where: str) -> None:
-    mine = asdict(cfg)
-    for k in ("n_grams", "char_n_grams", "num_perm", "bands", "rows", "seed"):
-        if index_cfg.get(k) != mine[k]:
+def _index_compatible(m: dict[str, Any], cfg: DedupConfig, where: str) -> None:
+    mine = asdict(cfg.minhash)
+    for k in ("n_grams", "char_n_grams", "num_perm", "bands", "rows", "seed", "verify_jaccard"):
+        if m["minhash"].get(k) != mine[k]:
             raise DatasetError(
-                f"{where}: dedup index was built with minhash.{k}={index_cfg.get(k)!r}, this run uses {mine[k]!r}; "
+                f"{where}: dedup index was built with minhash.{k}={m['minhash'].get(k)!r}, this run uses {mine[k]!r}; "
                 f"use the same MinHash settings as the index (or rebuild the index from all dumps)"
             )
+    for k in ("partitions", "index_shingles"):
+        if m[k] != getattr(cfg, k):
+            raise DatasetError(f"{where}: dedup index was built with {k}={m[k]}, this run uses {getattr(cfg, k)}; use the index's")
 
 
-def _copy_index_unit(unit: dict[str, Any]) -> dict[str, Any]:
-    src = open_dataset(unit["uri"])
-    shard = ShardInfo.from_dict(unit["info"])
-    info = write_shard(unit["dest"], "data", 0, src.read_shard(shard), name=f"prev-{unit['n']:05d}.parquet", attrs=shard.attrs)
-    return info.to_dict()
+def _abs(uri: str) -> str:
+    _, path = filesystem_for(uri)
+    return path if "://" not in uri else uri
 
 
 def run_dedup(
@@ -76,35 +85,54 @@ def run_dedup(
     out: str,
     cfg: DedupConfig | None = None,
     *,
-    against: str | None = None,
+    index: str | None = None,
     executor: str = "ray",
     ray_address: str | None = None,
     force: bool = False,
+    lock_wait_s: float = 600.0,
 ) -> str:
-    """Deduplicate ``inputs`` together (and against ``against``); return the published version URI.
+    """Deduplicate ``inputs`` together and against the dedup index ``index`` (appended to); return the version URI.
 
-    A rerun with the same inputs, config and code is a no-op (after a crash it resumes from the
-    complete phase units); ``force`` recomputes every phase into a fresh version."""
+    A rerun with the same inputs, config, index location and code is a no-op (after a crash it
+    resumes from the complete phase units); ``force`` recomputes every phase into a fresh version
+    (its segment replaces the earlier run's in the index). ``lock_wait_s``: how long to wait for
+    another run holding the index lock before failing."""
     cfg = cfg or DedupConfig()
     if not inputs:
         raise ValueError("run_dedup: give at least one input dataset")
     datasets = [open_dataset(u, kind="documents") for u in inputs]
-    index = open_dataset(against, kind="dedup_index") if against else None
-    if index is not None:
-        _index_compatible(index.manifest.config.get("minhash", {}), cfg.minhash, index.uri)
-    refs = [d.ref() for d in datasets] + ([index.ref()] if index else [])
+    refs = [d.ref() for d in datasets]
     code = stage_code_digest("dedup")
-    writer = DatasetWriter(out, kind="documents", stage="dedup", config=cfg.output_config(), inputs=refs,
-                           code_digest=code, force=force)
+    config = cfg.output_config() | ({"index": _abs(index)} if index else {})
+    writer = DatasetWriter(out, kind="documents", stage="dedup", config=config, inputs=refs, code_digest=code, force=force)
     if writer.reuse():
         return writer.location
-    print(f"dedup: {cfg.minhash.describe()}", flush=True)
+    root = index or join(out, "index", writer.name)
+    with IndexLock(root, wait_s=lock_wait_s, purpose=f"dedup {writer.location}"):
+        return _run_locked(datasets, writer, root, cfg, executor, ray_address)
+
+
+def _run_locked(datasets: list[Any], writer: DatasetWriter, root: str, cfg: DedupConfig, executor: str, ray_address: str | None) -> str:
+    m = read_manifest(root) or empty_manifest(asdict(cfg.minhash), cfg.partitions, cfg.index_shingles)
+    _index_compatible(m, cfg, root)
+    own = [e for e in m["segments"] if writer.key in e["runs"]]
+    if any(len(e["runs"]) > 1 for e in own):
+        raise DatasetError(
+            f"{root}: this run's documents ({writer.key}) are already in a compacted segment of the index; "
+            f"its output {writer.location} was not published. Rerun with --force after rebuilding the index, or drop this output"
+        )
+    base = [e for e in m["segments"] if writer.key not in e["runs"]]  # never deduplicate against our own segment
+    print(f"dedup: {cfg.minhash.describe()}; index {root}: {len(base)} segment(s), {sum(e['rows'] for e in base):,} docs", flush=True)
 
     shards: list[dict[str, Any]] = []
-    if index is not None:
-        for s in index.shards("data"):
-            shards.append({"kind": "index", "uri": index.uri, "info": s.to_dict(), "lo": int(s.attrs["lo"]), "hi": int(s.attrs["hi"])})
-    next_doc = int(index.manifest.stats.get("next_doc_index", 0)) if index else 0
+    segments = []
+    for e in base:
+        seg = load_segment(root, e)
+        segments.append({"name": seg["name"], "bands": seg["bands"], "keys": seg["keys"]})
+        for d in seg["docs"]:
+            shards.append({"kind": "index", "segment": seg["name"], "info": d, "lo": int(d["attrs"]["lo"]), "hi": int(d["attrs"]["hi"])})
+    # a rerun after a crash between the index commit and the output commit keeps its doc-index range
+    next_doc = int(own[0]["lo"]) if own else int(m["next_doc_index"])
     for ds in datasets:
         for s in ds.shards("data"):
             shards.append({"kind": "input", "uri": ds.uri, "info": s.to_dict(), "lo": next_doc, "hi": next_doc + s.rows})
@@ -113,33 +141,24 @@ def run_dedup(
     for i, s in enumerate(shards):
         s["unit"] = i
 
-    index_writer = DatasetWriter(
-        join(out, "index"), kind="dedup_index", stage="dedup_index", config={"minhash": asdict(cfg.minhash)}, inputs=refs, key=writer.key,
-        code_digest=code, force=force,
-    )
-    work = join(out, "_work", writer.name)  # a forced run gets its own, so it recomputes every phase
+    work = join(writer.root, "_work", writer.name)  # a forced run gets its own, so it recomputes every phase
     ctx = {
-        "work": work, "minhash": asdict(cfg.minhash), "partitions": cfg.partitions, "shards": shards, "prefix": "",
-        "url_dedup": cfg.url_dedup, "out_location": writer.location, "index_location": index_writer.location,
+        "work": work, "minhash": asdict(cfg.minhash), "partitions": cfg.partitions, "shards": shards,
+        "url_dedup": cfg.url_dedup, "out_location": writer.location, "index_root": root, "segments": segments,
+        "segment_out": writer.name, "index_shingles": cfg.index_shingles,
     }
     if executor == "ray":
         from tasks.runner import init_ray
 
         init_ray(ray_address)
     result = run_phases(ctx, executor=executor, workers=cfg.workers)
-    by_dumps = removal_by_dumps(ctx, result["docs_by_source"], executor, cfg.workers) if cfg.report_by_dumps else []
 
-    # index: previous index shards (copied, not recomputed) + this run's kept documents
-    copies = [
-        {"uri": index.uri, "info": s.to_dict(), "dest": index_writer.location, "n": n} for n, s in enumerate(index.shards("data"))
-    ] if index else []
-    index_shards = [ShardInfo.from_dict(x) for x in run_units(_copy_index_unit, copies, executor=executor, max_workers=cfg.workers)]
-    index_shards += [ShardInfo.from_dict(r["index_shard"]) for r in result["filter"]]
-    index_rows = sum(s.rows for s in index_shards)
-    index_writer.commit(
-        index_shards, Counts(input=index_rows, kept=index_rows),
-        stats={"next_doc_index": next_doc, "minhash": asdict(cfg.minhash), "documents": writer.location},
-    )
+    # the index first (segment.json, then the manifest), then the output: a crash in between
+    # reruns this run against the index without its own segment
+    seg = result["segment"]
+    entry = write_segment(root, writer.name, [writer.key], seg["bands"], seg["keys"], seg["docs"])
+    new_manifest = {**m, "version": m["version"] + 1, "segments": base + [entry], "next_doc_index": max(int(m["next_doc_index"]), next_doc)}
+    write_manifest(root, new_manifest)
 
     counts = Counts()
     by_lang: dict[str, Any] = {}
@@ -158,18 +177,23 @@ def run_dedup(
     stats = {
         "by_lang": by_lang,
         "by_source": by_source,
-        "dedup_by_dumps": by_dumps,
+        "dedup_by_dumps": result["dedup_by_dumps"] if cfg.report_by_dumps else [],
         "cluster_sizes": result["cluster_sizes"],
         "minhash": {"config": asdict(cfg.minhash), "threshold": round(cfg.minhash.threshold, 4), "describe": cfg.minhash.describe()},
         "candidate_pairs": result["candidate_pairs"],
         "verified_pairs": result["verified_pairs"],
         "components_rounds": result["rounds"],
-        "index": index_writer.location,
-        "against": index.uri if index else None,
+        "index": root,
+        "index_segment": writer.name,
+    }
+    run = {
+        "phases": result["phases"],
+        "index": {"segments_read": len(base), "docs_read": sum(e["rows"] for e in base), "segment_bytes": entry["bytes"],
+                  "index_bytes": sum(e["bytes"] for e in new_manifest["segments"]), "manifest_version": new_manifest["version"]},
     }
     # units computed / skipped and CPU seconds per phase differ between a resumed and a clean run:
     # kept out of the manifest digest (manifest.run), so both publish the same digest
-    writer.commit(out_shards, counts, stats, run={"phases": result["phases"]})
+    writer.commit(out_shards, counts, stats, run=run)
     if not cfg.keep_intermediates:
         PhaseStore(work, "").clear()
     return writer.location

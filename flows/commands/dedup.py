@@ -1,4 +1,4 @@
-"""``longterm dedup IN... --out DIR [--config FILE] [--against INDEX] [--no-prefect]``."""
+"""``longterm dedup IN... --out DIR [--config FILE] [--index INDEX] [--no-prefect]``."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ def register(app: typer.Typer) -> None:
     @app.command("dedup")
     def dedup(
         inputs: list[str] = typer.Argument(..., help="document datasets (e.g. one per dump), deduplicated together"),
-        out: str = typer.Option(..., "--out", help="output root: OUT/dedup-<key>/ and OUT/index/ (the dedup index)"),
+        out: str = typer.Option(..., "--out", help="output root: OUT/dedup-<key>/"),
         config: str | None = typer.Option(None, "--config", help="JSON or YAML file with DedupConfig fields"),
-        against: str | None = typer.Option(None, "--against", help="dedup index of earlier runs (OUT/index of a previous dedup)"),
+        index: str | None = typer.Option(None, "--index", help="append-only dedup index to deduplicate against and append to "
+                                         "(default: a fresh one at OUT/index/dedup-<key>)"),
         executor: str = typer.Option("ray", "--executor", help="ray | local"),
         no_prefect: bool = typer.Option(False, "--no-prefect", help="call the stage directly, without a Prefect flow run"),
         force: bool = typer.Option(False, "--force", help="recompute even when a version with the same inputs, config and code exists"),
@@ -26,11 +27,11 @@ def register(app: typer.Typer) -> None:
         try:
             cfg = parse(DedupConfig, config)
             if no_prefect:
-                uri = run_dedup(inputs, out, cfg, against=against, executor=executor, force=force)
+                uri = run_dedup(inputs, out, cfg, index=index, executor=executor, force=force)
             else:
                 from flows.deduplicate import dedup_flow
 
-                uri = dedup_flow(inputs, out, cfg, against=against, executor=executor, force=force)
+                uri = dedup_flow(inputs, out, cfg, index=index, executor=executor, force=force)
         except (DatasetError, ValueError) as e:
             typer.echo(f"error: {e}", err=True)
             raise typer.Exit(2) from e

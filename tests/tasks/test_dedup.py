@@ -11,6 +11,7 @@ import pytest
 from storage import DatasetError, open_dataset
 from tasks.dedup import DedupConfig, run_dedup
 from tests.dedup.corpus import doc, planted_corpus, write_docs
+from dedup.index import read_manifest
 from dedup.minhash import MinhashConfig
 
 FAST = dict(partitions=3, report_by_dumps=False)
@@ -70,7 +71,7 @@ def test_rerun_recomputes_only_the_damaged_phase(planted: tuple[str, dict], tmp_
     phases = {k: (v["units"], v["skipped"]) for k, v in again.run["phases"].items()}
     assert phases["signatures"] == (4, 3)
     assert phases["candidates"] == (3, 3)
-    assert phases["verify"] == (4, 3)
+    assert phases["verify"][1] == phases["verify"][0] - 1  # verify runs only on doc shards that got candidates
     assert phases["components"][1] == phases["components"][0]
     assert [(s.path, s.sha256) for s in again.shards] == [(s.path, s.sha256) for s in first.shards]
     assert dropped_map(out) == truth
@@ -86,22 +87,30 @@ def test_incremental_against_index_matches_joint_run(tmp_path: Path) -> None:
     old_uri = write_docs(str(tmp_path / "old"), old, shard_size=30)
     new_uri = write_docs(str(tmp_path / "new"), new, shard_size=30)
     cfg = DedupConfig(**FAST)
-    first = run_dedup([old_uri], str(tmp_path / "d1"), cfg, executor="local")
-    index = open_dataset(first).manifest.stats["index"]
-    assert open_dataset(index).kind == "dedup_index" and open_dataset(index).manifest.counts.kept == 80
-    second = run_dedup([new_uri], str(tmp_path / "d2"), cfg, against=index, executor="local")
+    index = str(tmp_path / "index")
+    first = run_dedup([old_uri], str(tmp_path / "d1"), cfg, index=index, executor="local")
+    m1 = read_manifest(index)
+    assert [e["rows"] for e in m1["segments"]] == [80] and open_dataset(first).manifest.stats["index"] == index
+    second = run_dedup([new_uri], str(tmp_path / "d2"), cfg, index=index, executor="local")
     assert dropped_map(second) == truth  # every dup of an already-kept doc removed, pointing at the old doc
     assert kept_ids(second) == ["fresh"]
     sm = open_dataset(second).manifest
-    assert sm.run["phases"]["signatures"]["units"] == 3 + 2  # index shards re-partitioned, not re-shingled
-    index2 = open_dataset(sm.stats["index"])
-    assert index2.manifest.counts.kept == 81
-    # a third dump duplicating the doc kept in the second run is caught through the updated index
+    assert sm.run["phases"]["signatures"]["units"] == 2  # only the new shards are shingled; the index is read by partition
+    assert sm.run["index"]["segments_read"] == 1 and sm.run["index"]["docs_read"] == 80
+    assert [e["rows"] for e in read_manifest(index)["segments"]] == [80, 1]  # appended, the first segment untouched
+    assert read_manifest(index)["segments"][0] == m1["segments"][0]
+    # a finished night rerun is a no-op: the index is not part of the key, and the index is unchanged
+    assert run_dedup([new_uri], str(tmp_path / "d2"), cfg, index=index, executor="local") == second
+    assert read_manifest(index)["version"] == 2
+    # a third dump duplicating the doc kept in the second run is caught through the appended segment
     third_uri = write_docs(str(tmp_path / "third"), [doc("fresh-again", "A completely new page about nothing in particular at all")])
-    third = run_dedup([third_uri], str(tmp_path / "d3"), cfg, against=index2.uri, executor="local")
+    third = run_dedup([third_uri], str(tmp_path / "d3"), cfg, index=index, executor="local")
     assert dropped_map(third) == {"fresh-again": ("exact_dup", "fresh")}
     with pytest.raises(DatasetError, match="num_perm"):
-        run_dedup([third_uri], str(tmp_path / "d4"), DedupConfig(minhash=MinhashConfig(num_perm=112, bands=14, rows=8)), against=index, executor="local")
+        run_dedup([third_uri], str(tmp_path / "d4"), DedupConfig(minhash=MinhashConfig(num_perm=112, bands=14, rows=8), **FAST),
+                  index=index, executor="local")
+    with pytest.raises(DatasetError, match="partitions"):
+        run_dedup([third_uri], str(tmp_path / "d4"), DedupConfig(partitions=2, report_by_dumps=False), index=index, executor="local")
 
 
 def test_survivor_policy_longest(tmp_path: Path) -> None:
