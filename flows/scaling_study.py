@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -91,8 +91,17 @@ def publish_scaling_artifacts(report_path: str) -> dict[str, str]:
 
 
 @flow(name="scaling-study", log_prints=True)
-def scaling_study_flow(config: StudyConfig, executor: str = "ray", ray_address: str | None = None) -> str:
-    """Run (or resume) the study, publish its artifacts, return the report path."""
+def scaling_study_flow(config: StudyConfig, executor: Literal["ray", "local"] = "ray", ray_address: str | None = None) -> str:
+    """Run (or resume) the study, publish its artifacts, return the report path.
+
+    Deployed as ``scaling-study`` (prefect.yaml): the UI renders a typed form from this signature.
+
+    Args:
+        config: the study (tasks.scaling_study.StudyConfig): token datasets per data variant, compute budgets,
+            lr / batch grids, model shapes; see configs/scaling_study_micro.yaml.
+        executor: ray (grid runs in parallel as Ray tasks) or local (one after another, in the flow's process).
+        ray_address: an existing Ray cluster to use (executor ray); none starts a local one.
+    """
     report_path = scaling_study_task(config, executor, ray_address)
     publish_scaling_artifacts(report_path)
     return report_path

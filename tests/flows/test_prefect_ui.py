@@ -54,3 +54,85 @@ def test_ui_page_reaches_its_own_api_in_chromium(server: PrefectServer, tmp_path
             assert [e for e in page.errors if "favicon.ico" not in e] == [], page.errors
         finally:
             page.close()
+
+
+def _wait_final(client, flow_run_id, timeout: float = 400.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = client.read_flow_run(flow_run_id)
+        if run.state is not None and run.state.is_final():
+            return run
+        time.sleep(1.0)
+    raise TimeoutError(f"flow run {flow_run_id} not finished after {timeout} s (last state {run.state})")
+
+
+def tiny_study(tmp_path: Path) -> dict:
+    from tests.model.token_fixtures import write_token_dataset
+
+    tokens = write_token_dataset(tmp_path / "tokens", n_train_docs=40, n_val_docs=10)
+    return {"data": {"markov": tokens}, "out": str(tmp_path / "study"), "budgets": [1e7, 3e7], "lr_grid": [1e-2], "batch_grid": [4],
+            "shapes": [{"n_layer": 1, "d_model": 16, "n_head": 2}], "seq_len": 32, "warmup_steps": 1, "min_steps": 1,
+            "eval_batches": 1, "bootstrap": 5, "save_checkpoints": False}
+
+
+@pytest.fixture(scope="module")
+def study_deployment(server: PrefectServer) -> str:
+    """The ``scaling-study`` deployment of prefect.yaml on a process pool of the module's server."""
+    from flows.serve import deploy_project, ensure_work_pool
+
+    ensure_work_pool(server.api_url, "ui-pool")
+    deployed, skipped = deploy_project(server.api_url, "ui-pool", only=["scaling-study"])
+    assert list(deployed) == ["scaling-study"] and not skipped
+    return deployed["scaling-study"]
+
+
+@needs_chromium
+def test_scaling_study_run_form_renders_typed_fields_in_chromium(server: PrefectServer, study_deployment: str) -> None:
+    with HeadlessChromium() as browser:
+        page = browser.open(f"{server.ui_url}/deployments/deployment/{study_deployment}/run")
+        try:
+            page.settle(8.0)
+            text = page.evaluate("document.body.innerText")
+            for label in ("Budgets", "Lr Grid", "Shapes", "Seq Len", "Save Checkpoints", "executor"):
+                assert label in text, text[:3000]
+            fields = json.loads(page.evaluate(
+                "JSON.stringify(Array.from(document.querySelectorAll('input,select,textarea')).map(e => "
+                "({tag: e.tagName, type: e.type, value: e.value, options: e.options ? Array.from(e.options).map(o => o.text) : []})))"))
+            numbers = [f["value"] for f in fields if f["type"] == "number"]
+            assert numbers[:3] == ["300000000", "1000000000", "3000000000"], numbers  # budgets from prefect.yaml, as numbers
+            assert any(f["tag"] == "SELECT" and f["options"] == ["ray", "local"] and f["value"] == "ray" for f in fields), fields
+            assert any(f["type"] == "checkbox" for f in fields)  # save_checkpoints: a boolean
+        finally:
+            page.close()
+
+
+def test_scaling_study_deployment_is_typed_and_runs_on_the_process_pool(server: PrefectServer, study_deployment: str,
+                                                                          tmp_path: Path) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.serve import PrefectWorker
+
+    with temporary_settings(updates={PREFECT_API_URL: server.api_url}), get_client(sync_client=True) as client:
+        dep = client.read_deployment(study_deployment)
+        schema = dep.parameter_openapi_schema
+        assert schema["properties"]["executor"]["enum"] == ["ray", "local"]
+        assert schema["properties"]["config"]["$ref"].endswith("/StudyConfig")
+        study = schema["definitions"]["StudyConfig"]["properties"]
+        assert study["budgets"] == {"items": {"type": "number"}, "title": "Budgets", "type": "array"}
+        assert study["seq_len"]["type"] == "integer" and study["save_checkpoints"]["type"] == "boolean"
+        assert "Ray tasks" in schema["properties"]["executor"]["description"]  # from the flow's docstring
+        assert dep.parameters["config"]["data"] == {"curated": "runs/demo/tokens"}
+
+        cfg = tiny_study(tmp_path)
+        with PrefectWorker(server.api_url, "ui-pool", home=server.home, poll_seconds=1) as worker:
+            run = client.create_flow_run_from_deployment(dep.id, parameters={"config": cfg, "executor": "local"})
+            final = _wait_final(client, run.id)
+            assert final.state.is_completed(), f"{final.state}; worker log: {worker.log_path.read_text()[-3000:]}"
+        report = json.loads((tmp_path / "study" / "report.json").read_text())
+        assert report["variants"]["markov"]["runs"]["ok"] == 4
+        keys = {a.key for a in client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id])))}
+        assert {"scaling-study-report", "scaling-study-laws", "scaling-study-runs"} <= keys

@@ -13,6 +13,7 @@ from flows.serve import PREFECT_YAML, REPO_ROOT, DeploymentSpec, entrypoint_prob
 EXPECTED = {
     "ingest_flow", "filter_flow", "dedup_flow", "remix_flow", "train_tokenizer_flow", "tokenize_flow",
     "pretrain_flow", "sft_flow", "dpo_flow", "eval_flow", "data_to_model", "curate_nightly", "smoke_flow",
+    "scaling_study_flow",
 }
 
 
@@ -90,3 +91,14 @@ def test_every_entrypoint_loads_in_a_fresh_process_like_a_worker() -> None:
         for name, proc in pool.map(load, specs):
             assert proc.returncode == 0, f"deployment {name} fails to load:\n{proc.stderr[-2000:]}"
             assert proc.stdout.strip(), name
+
+
+def test_scaling_study_deployment_parameters_validate_as_a_typed_study_config() -> None:
+    """The UI form and a worker both validate the deployment's parameters against the flow's types."""
+    from flows.scaling_study import scaling_study_flow
+    from tasks.scaling_study import Shape, StudyConfig
+
+    spec = next(s for s in load_deployment_specs() if s.name == "scaling-study")
+    params = scaling_study_flow.validate_parameters(spec.parameters)
+    assert isinstance(params["config"], StudyConfig) and params["executor"] == "ray"
+    assert params["config"].shapes[0] == Shape(1, 16, 2) and params["config"].data == {"curated": "runs/demo/tokens"}
