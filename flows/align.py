@@ -20,13 +20,13 @@ from prefect import flow, task
 from prefect.artifacts import create_link_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows.align_common import flow_kwargs, require_checkpoint
+from flows.align_common import require_checkpoint
 from flows.dpo import dpo_flow
 from flows.eval import eval_flow
 from flows.sft import sft_flow
 from tasks.evaluate import run_export_hf
 
-__all__ = ["dpo_flow", "eval_flow", "export_hf_flow", "flow_kwargs", "sft_flow"]
+__all__ = ["dpo_flow", "eval_flow", "export_hf_flow", "sft_flow"]
 
 
 @task(name="export-hf", cache_policy=NO_CACHE)

@@ -14,7 +14,6 @@ to generate it. Real public data are alternatives (development machines only): p
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -79,13 +78,9 @@ def training_artifacts(stage: str, run_dir: str, checkpoint: str) -> None:
                           description=f"{stage}: every input record's outcome (kept, truncated, skipped by reason)")
 
 
-def training_config(cls: type, checkpoint: str, out: str, data: str, tokenizer: str, config: dict[str, Any] | None) -> Any:
+def training_config(cls: type, checkpoint: str, out: str, data: str, tokenizer: str, config: Any) -> Any:
     meta = require_checkpoint("checkpoint", checkpoint)
     require_data(data)
     fixed = {"init": checkpoint, "out": require_output("out", out), "data": data, "tokenizer": resolve_tokenizer(tokenizer, meta)}
-    return parse_config("config", cls, {**dict(config or {}), **fixed})
+    return parse_config("config", cls, config, fixed)
 
-
-def flow_kwargs(cfg: Any, *fixed: str) -> dict[str, Any]:
-    """A config dataclass as the ``config`` mapping of a flow (the fields passed as parameters left out)."""
-    return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in fixed}

@@ -21,16 +21,17 @@ or ``longterm demo`` (generates the demo crawl first), or the ``data-to-model`` 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import glob
 import json
 import os
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
-from pydantic import BaseModel, Field
 
 from flows.deduplicate import dedup_flow
 from flows.dpo import dpo_flow
@@ -38,53 +39,92 @@ from flows.eval import eval_flow
 from flows.filter import filter_flow
 from flows.ingest import ingest_flow
 from flows.pretrain import pretrain_flow
+from flows.remix import DEFAULT_CONFIG as DEFAULT_REMIX
 from flows.remix import remix_flow
 from flows.sft import sft_flow
 from flows.tokenize import tokenize_flow
 from flows.tokenizer import train_tokenizer_flow
-from flows.validation import ParameterError, require_output
+from flows.validation import ParameterError, parse_config, require_output
+from model.dpo import DPOConfig
+from model.evaluate import EvalConfig
+from model.pretrain import TrainConfig
+from model.sft import SFTConfig
 from storage import content_key, file_sha256, open_dataset, write_bytes_atomic
 from tasks.code_digest import stage_code_digest
+from tasks.config import parse
+from tasks.dedup import DedupConfig
+from tasks.filter import FilterConfig
+from tasks.ingest import IngestConfig
+from tasks.ops.remix import RemixConfig
+from tasks.ops.tokenize import TokenizeConfig
+from tasks.ops.tokenizer_training import TokenizerTrainConfig
 
 STAGES = ["ingest", "filter", "dedup", "remix", "train-tokenizer", "tokenize", "pretrain", "sft", "dpo", "eval"]
 
 
-class PipelineConfig(BaseModel):
-    """Per-stage settings of ``data_to_model``; each mapping holds that stage's config fields.
+# The fields of each training stage's config that data_to_model sets itself (paths of this run).
+RUN_FIELDS = {
+    "pretrain": ("data", "out"),
+    "sft": ("init", "data", "out", "tokenizer"),
+    "dpo": ("init", "data", "out", "tokenizer"),
+    "eval": ("checkpoint", "tasks", "out", "tokenizer"),
+}
 
-    The defaults are the CPU demo: a tiny vocabulary and a small model trained for a few minutes.
+
+def _default_remix() -> RemixConfig:
+    return parse(RemixConfig, DEFAULT_REMIX)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Every stage's config for ``data_to_model``, as the stage's own config class.
+
+    Parse it with ``tasks.config.parse(PipelineConfig, mapping | path)``: a mapping such as
+    ``{"filter": {"langid": {"keep": ["en"]}}, "pretrain": {"steps": 50}}`` changes only the keys
+    it names. The defaults are the CPU demo: a tiny vocabulary and a small model trained for a few
+    minutes; ``remix`` defaults to ``configs/remix.yaml``. The training configs' paths
+    (``RUN_FIELDS``: data, out, init, tokenizer, checkpoint, tasks) are this run's and are set by
+    the flow; the data files are ``sft_data`` / ``dpo_data`` and the eval tasks ``eval_tasks``.
     """
 
-    ingest: dict[str, Any] = Field(default_factory=dict, description="IngestConfig fields")
-    filter: dict[str, Any] = Field(default_factory=dict, description="FilterConfig fields")
-    dedup: dict[str, Any] = Field(default_factory=dict, description="DedupConfig fields")
-    remix: dict[str, Any] | str | None = Field(default=None, description="RemixConfig fields or a YAML file (default configs/remix.yaml)")
-    tokenizer: dict[str, Any] = Field(
-        default_factory=lambda: {"vocab_size": 2048, "character_coverage": 0.995},
-        description="TokenizerTrainConfig fields",
-    )
-    tokenize: dict[str, Any] = Field(default_factory=lambda: {"add_bos": True, "val_fraction": 0.05}, description="TokenizeConfig fields")
-    preset: str = Field(default="demo", description="model preset: tiny, demo, 125m, 1b, deepseek-7b, deepseek-67b")
-    pretrain: dict[str, Any] = Field(
-        default_factory=lambda: {"seq_len": 256, "batch_size": 8, "steps": 120, "lr": 3e-3, "eval_every": 40,
-                                 "eval_batches": 4, "log_every": 10, "ckpt_every_steps": 60, "progress": False},
-        description="TrainConfig fields",
-    )
-    nproc: int = Field(default=1, description="processes (GPUs) for training; > 1 launches torchrun")
-    sft_data: str = Field(default="", description="chat JSONL (default: <crawl>/alignment/sft.jsonl)")
-    sft: dict[str, Any] = Field(
-        default_factory=lambda: {"seq_len": 512, "batch_size": 4, "epochs": 1.0, "max_steps": 40, "lr": 1e-3, "warmup_steps": 2,
-                                 "eval_every": 20, "num_eval_prompts": 4, "eval_max_new_tokens": 32},
-        description="SFTConfig fields",
-    )
-    dpo_data: str = Field(default="", description="preference JSONL (default: <crawl>/alignment/dpo.jsonl)")
-    dpo: dict[str, Any] = Field(
-        default_factory=lambda: {"max_len": 512, "batch_size": 4, "epochs": 1.0, "max_steps": 25, "lr": 1e-4, "warmup_steps": 2,
-                                 "eval_every": 25},
-        description="DPOConfig fields",
-    )
-    eval_tasks: str = Field(default="", description="eval task specs (default: bpb plus the demo multiple-choice file)")
-    eval: dict[str, Any] = Field(default_factory=lambda: {"limit": 50, "batch_size": 8}, description="EvalConfig fields")
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    filter: FilterConfig = field(default_factory=FilterConfig)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+    remix: RemixConfig = field(default_factory=_default_remix)
+    tokenizer: TokenizerTrainConfig = field(default_factory=lambda: TokenizerTrainConfig(vocab_size=2048, character_coverage=0.995))
+    tokenize: TokenizeConfig = field(default_factory=lambda: TokenizeConfig(add_bos=True, val_fraction=0.05))
+    pretrain: TrainConfig = field(default_factory=lambda: TrainConfig(
+        data="", out="", preset="demo", seq_len=256, batch_size=8, steps=120, lr=3e-3, eval_every=40, eval_batches=4,
+        log_every=10, ckpt_every_steps=60, progress=False))
+    nproc: int = 1  # processes (GPUs) for training; > 1 launches torchrun
+    sft_data: str = ""  # chat JSONL (default: <crawl>/alignment/sft.jsonl)
+    sft: SFTConfig = field(default_factory=lambda: SFTConfig(
+        init="", data="", out="", seq_len=512, batch_size=4, epochs=1.0, max_steps=40, lr=1e-3, warmup_steps=2,
+        eval_every=20, num_eval_prompts=4, eval_max_new_tokens=32))
+    dpo_data: str = ""  # preference JSONL (default: <crawl>/alignment/dpo.jsonl)
+    dpo: DPOConfig = field(default_factory=lambda: DPOConfig(
+        init="", data="", out="", max_len=512, batch_size=4, epochs=1.0, max_steps=25, lr=1e-4, warmup_steps=2, eval_every=25))
+    eval_tasks: str = ""  # eval task specs (default: bpb plus the demo multiple-choice file)
+    eval: EvalConfig = field(default_factory=lambda: EvalConfig(checkpoint="", tasks=[], out="", limit=50, batch_size=8))
+
+    def __post_init__(self) -> None:
+        for stage, names in RUN_FIELDS.items():
+            for name in names:
+                if getattr(getattr(self, stage), name):
+                    hint = {"sft": " (the data file is 'sft_data')", "dpo": " (the data file is 'dpo_data')",
+                            "eval": " (the tasks are 'eval_tasks')"}.get(stage, "") if name in ("data", "tasks") else ""
+                    raise ValueError(f"{stage}.{name} is set by data_to_model for each run; leave it out{hint}")
+
+
+def _key_config(cfg: Any, stage: str) -> dict[str, Any]:
+    """What a training run's key hashes: the config's fields that differ from the class defaults, less the run's paths."""
+    out = {}
+    for f in dataclasses.fields(cfg):
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        value = getattr(cfg, f.name)
+        if f.name not in RUN_FIELDS[stage] and value != default:
+            out[f.name] = value
+    return out
 
 
 def _crawl_inputs(crawl: str) -> list[str]:
@@ -126,7 +166,7 @@ def _run_dir(out: str, stage: str, config: dict[str, Any], inputs: list[str], fo
 def data_to_model(
     crawl: str = "runs/demo/crawl",
     out: str = "runs/demo",
-    config: PipelineConfig | None = None,
+    config: dict[str, Any] | PipelineConfig | str | None = None,
     until: str = "eval",
     ray_address: str | None = None,
     force: list[str] | None = None,
@@ -135,11 +175,12 @@ def data_to_model(
 
     ``until`` stops after that stage (one of ingest, filter, dedup, remix, train-tokenizer,
     tokenize, pretrain, sft, dpo, eval). ``force`` names stages to recompute even when an output
-    with the same inputs, config and code exists. Returns the stage -> output map also written to
-    ``out/pipeline.json``.
+    with the same inputs, config and code exists. ``config``: a :class:`PipelineConfig`, or a
+    mapping / YAML or JSON file of overrides of its defaults. Returns the stage -> output map also
+    written to ``out/pipeline.json``.
     """
     log = get_run_logger()
-    cfg = config or PipelineConfig()
+    cfg = parse_config("config", PipelineConfig, config)
     if until not in STAGES:
         raise ParameterError("until", f"unknown stage {until!r}; one of {STAGES}")
     forced = set(force or [])
@@ -175,15 +216,15 @@ def data_to_model(
         return STAGES.index(stage) >= last
 
     # ------------------------------------------------------------------ curate
-    uri = ingest_flow(_crawl_inputs(crawl), os.path.join(out, "ingest"), config=cfg.ingest or None, ray_address=ray_address,
+    uri = ingest_flow(_crawl_inputs(crawl), os.path.join(out, "ingest"), config=cfg.ingest, ray_address=ray_address,
                       force="ingest" in forced)
     if record("ingest", uri, not _newly_written(uri, started)):
         return outputs
-    uri = filter_flow(uri, os.path.join(out, "filter"), config=cfg.filter or None, ray_address=ray_address,
+    uri = filter_flow(uri, os.path.join(out, "filter"), config=cfg.filter, ray_address=ray_address,
                       force="filter" in forced)
     if record("filter", uri, not _newly_written(uri, started)):
         return outputs
-    uri = dedup_flow([uri], os.path.join(out, "dedup"), config=cfg.dedup or None, ray_address=ray_address,
+    uri = dedup_flow([uri], os.path.join(out, "dedup"), config=cfg.dedup, ray_address=ray_address,
                      force="dedup" in forced)
     if record("dedup", uri, not _newly_written(uri, started)):
         return outputs
@@ -201,23 +242,22 @@ def data_to_model(
         return outputs
 
     # ------------------------------------------------------------------ train
-    pre_cfg = {"preset": cfg.preset, **cfg.pretrain}
-    run, done = _run_dir(out, "pretrain", pre_cfg, [open_dataset(tokens).digest], "pretrain" in forced)
-    ckpt = pretrain_flow(tokens, run, cfg.preset, dict(cfg.pretrain), cfg.nproc) if not done else _latest(run)
+    run, done = _run_dir(out, "pretrain", _key_config(cfg.pretrain, "pretrain"), [open_dataset(tokens).digest], "pretrain" in forced)
+    ckpt = pretrain_flow(tokens, run, cfg.pretrain.preset, cfg.pretrain, cfg.nproc) if not done else _latest(run)
     if record("pretrain", ckpt, done):
         return outputs
-    run, done = _run_dir(out, "sft", cfg.sft, [ckpt, file_sha256(sft_data)], "sft" in forced)
-    ckpt = sft_flow(ckpt, run, data=sft_data, tokenizer=tok, config=dict(cfg.sft), nproc=cfg.nproc) if not done else _latest(run)
+    run, done = _run_dir(out, "sft", _key_config(cfg.sft, "sft"), [ckpt, file_sha256(sft_data)], "sft" in forced)
+    ckpt = sft_flow(ckpt, run, data=sft_data, tokenizer=tok, config=cfg.sft, nproc=cfg.nproc) if not done else _latest(run)
     if record("sft", ckpt, done):
         return outputs
-    run, done = _run_dir(out, "dpo", cfg.dpo, [ckpt, file_sha256(dpo_data)], "dpo" in forced)
-    ckpt = dpo_flow(ckpt, run, data=dpo_data, tokenizer=tok, config=dict(cfg.dpo), nproc=cfg.nproc) if not done else _latest(run)
+    run, done = _run_dir(out, "dpo", _key_config(cfg.dpo, "dpo"), [ckpt, file_sha256(dpo_data)], "dpo" in forced)
+    ckpt = dpo_flow(ckpt, run, data=dpo_data, tokenizer=tok, config=cfg.dpo, nproc=cfg.nproc) if not done else _latest(run)
     if record("dpo", ckpt, done):
         return outputs
     tasks = eval_tasks.format(tokens=tokens)
-    run, done = _run_dir(out, "eval", {"tasks": tasks, **cfg.eval}, [ckpt], "eval" in forced)
+    run, done = _run_dir(out, "eval", {"tasks": tasks, **_key_config(cfg.eval, "eval")}, [ckpt], "eval" in forced)
     if not done:
-        eval_flow(ckpt, run, tasks=tasks, tokenizer=tok, config=dict(cfg.eval))
+        eval_flow(ckpt, run, tasks=tasks, tokenizer=tok, config=cfg.eval)
     record("eval", os.path.join(run, "results.json"), done)
     return outputs
 

@@ -24,7 +24,7 @@ def dpo_task(config: DPOConfig, nproc: int) -> str:
 
 
 @flow(name="dpo", log_prints=True)
-def dpo_flow(checkpoint: str, out: str, data: str = DPO_DEMO_DATA, tokenizer: str = "", config: dict[str, Any] | None = None,
+def dpo_flow(checkpoint: str, out: str, data: str = DPO_DEMO_DATA, tokenizer: str = "", config: dict[str, Any] | DPOConfig | None = None,
              nproc: int = 1) -> str:
     """DPO of an SFT ``checkpoint`` on preference ``data``; returns the final checkpoint path."""
     cfg = training_config(DPOConfig, checkpoint, out, data, tokenizer, config)

@@ -39,11 +39,11 @@ def eval_artifacts(doc: dict[str, Any], out: str) -> None:
 
 @flow(name="eval", log_prints=True)
 def eval_flow(checkpoint: str, out: str, tasks: str = "mmlu,gsm8k,humaneval", tokenizer: str = "",
-              config: dict[str, Any] | None = None) -> dict[str, Any]:
+              config: dict[str, Any] | EvalConfig | None = None) -> dict[str, Any]:
     """Evaluate ``checkpoint`` on ``tasks`` (see model/evaluate.py for the specs); returns results.json as a dict."""
     meta = require_checkpoint("checkpoint", checkpoint)
     fixed = {"checkpoint": checkpoint, "out": require_output("out", out), "tasks": [tasks], "tokenizer": resolve_tokenizer(tokenizer, meta)}
-    cfg = parse_config("config", EvalConfig, {**dict(config or {}), **fixed})
+    cfg = parse_config("config", EvalConfig, config, fixed)
     doc = eval_task(cfg)
     eval_artifacts(doc, cfg.out)
     return doc

@@ -9,7 +9,6 @@ or ``longterm pretrain --data runs/tokens --preset tiny --out runs/pretrain-tiny
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -63,14 +62,13 @@ def publish_pretrain_artifacts(run_dir: str, ckpt: str) -> dict[str, str]:
 
 def train_config(data: str, out: str, preset: str, config: dict[str, Any] | TrainConfig | None) -> TrainConfig:
     """Check the parameters before any compute and build the resolved TrainConfig."""
-    if isinstance(config, TrainConfig):
-        config = dataclasses.asdict(config)
     fixed = {"data": require_dataset("data", data, kind="tokens"), "out": require_output("out", out), "preset": preset}
-    return parse_config("config", TrainConfig, {**dict(config or {}), **fixed})
+    return parse_config("config", TrainConfig, config, fixed)
 
 
 @flow(name="pretrain", log_prints=True)
-def pretrain_flow(data: str, out: str, preset: str = "tiny", config: dict[str, Any] | None = None, nproc: int = 1) -> str:
+def pretrain_flow(data: str, out: str, preset: str = "tiny", config: dict[str, Any] | TrainConfig | None = None,
+                  nproc: int = 1) -> str:
     """Pretrain ``preset`` on the token dataset ``data`` into ``out`` on ``nproc`` processes (torchrun when > 1).
 
     ``config`` holds any other TrainConfig field (``steps``, ``tokens``, ``batch_size``, ``lr``...); unknown keys

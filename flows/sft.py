@@ -24,7 +24,7 @@ def sft_task(config: SFTConfig, nproc: int) -> str:
 
 
 @flow(name="sft", log_prints=True)
-def sft_flow(checkpoint: str, out: str, data: str = SFT_DEMO_DATA, tokenizer: str = "", config: dict[str, Any] | None = None,
+def sft_flow(checkpoint: str, out: str, data: str = SFT_DEMO_DATA, tokenizer: str = "", config: dict[str, Any] | SFTConfig | None = None,
              nproc: int = 1) -> str:
     """Supervised fine-tuning of ``checkpoint`` on ``data`` (chat JSONL); returns the final checkpoint path."""
     cfg = training_config(SFTConfig, checkpoint, out, data, tokenizer, config)

@@ -16,13 +16,13 @@ Every helper raises :class:`ParameterError` (a ``ValueError``), whose message st
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from storage import DatasetError, open_dataset
 from storage.uri import is_remote
-from tasks.config import ConfigError, parse
+from tasks.config import ConfigError, load_mapping, parse
 
 T = TypeVar("T")
 
@@ -95,13 +95,18 @@ def require_output(parameter: str, out: Any) -> str:
 # ----------------------------------------------------------------------------- configs
 
 
-def parse_config(parameter: str, cls: type[T], value: Any) -> T:
+def parse_config(parameter: str, cls: type[T], value: Any, fixed: Mapping[str, Any] | None = None) -> T:
     """:func:`tasks.config.parse` of a flow parameter; any problem is a :class:`ParameterError` naming it.
 
     ``value`` may be None (defaults), an instance of ``cls`` (passed on as it is), a mapping of
-    overrides, or the path of a JSON/YAML file holding one.
+    overrides, or the path of a JSON/YAML file holding one. ``fixed`` holds the fields the flow sets
+    itself (a training run's ``data`` / ``out`` paths): they are laid over ``value``, whatever it holds.
     """
     try:
-        return parse(cls, value)
+        if not fixed:
+            return parse(cls, value)
+        if isinstance(value, cls):
+            return parse(cls, dict(fixed), base=value)
+        return parse(cls, {**(load_mapping(value) if isinstance(value, (str, Path)) else dict(value or {})), **fixed})
     except ConfigError as e:
         raise ParameterError(parameter, str(e)) from e

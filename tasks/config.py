@@ -28,7 +28,8 @@ about any of them. The rules, for every class alike:
 - An instance of ``cls`` given as ``source`` is returned as it is: a config is parsed once per
   process and then handed down as an object (Ray pickles it to its workers).
 
-:func:`load_mapping` is the only YAML/JSON loader of the project. YAML's own resolver reads ``1e12``
+:func:`load_mapping` is the only YAML/JSON loader of the project (:func:`load_scalar` reads one
+command-line ``KEY=VALUE`` value with the same rules). YAML's own resolver reads ``1e12``
 (no dot) as a string; this loader reads it as the number it is meant to be.
 """
 
@@ -50,7 +51,7 @@ import yaml
 T = TypeVar("T")
 KeyPath = tuple[str | int, ...]
 
-__all__ = ["ConfigError", "load_mapping", "parse", "to_mapping"]
+__all__ = ["ConfigError", "load_mapping", "load_scalar", "parse", "to_mapping"]
 
 
 class ConfigError(ValueError):
@@ -101,6 +102,14 @@ def load_mapping(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"config file {p} must hold a mapping of config keys, got {type(data).__name__}")
     return data
+
+
+def load_scalar(text: str) -> Any:
+    """A command-line value read as YAML reads it (``16``, ``1e-5``, ``true``, ``[a, b]``); text that does not parse stays text."""
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader
+    except yaml.YAMLError:
+        return text
 
 
 # ----------------------------------------------------------------------------- parse

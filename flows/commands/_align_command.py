@@ -3,7 +3,6 @@ the flow (or, with ``--no-prefect``, the stage driver directly) with clear error
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -11,28 +10,27 @@ import typer
 
 
 def apply_overrides(cfg: Any, pairs: list[str]) -> Any:
-    """Return ``cfg`` with ``KEY=VALUE`` overrides, converted to each field's type; unknown keys are errors."""
-    fields = {f.name: f for f in dataclasses.fields(cfg)}
-    changes: dict[str, Any] = {}
+    """``cfg`` with ``--set KEY=VALUE`` overrides, through the one config parser (``tasks.config.parse``).
+
+    VALUE is read as YAML reads it (``16``, ``1e-5``, ``true``) and then checked strictly against the
+    field's type; a field of type ``str`` keeps the text as given (``--set system_prompt=42``). An
+    unknown KEY is an error that names the closest field and lists them all.
+    """
+    from tasks.config import ConfigError, load_scalar, parse
+
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         key = key.strip().replace("-", "_")
-        if not sep or key not in fields:
-            raise typer.BadParameter(f"--set {pair!r}: expected KEY=VALUE with KEY one of {sorted(fields)}")
-        typ = str(fields[key].type)
+        if not sep or not key:
+            raise typer.BadParameter(f"--set {pair!r}: expected KEY=VALUE")
         try:
-            if typ == "bool":
-                value: Any = raw.lower() in ("1", "true", "yes", "on")
-            elif typ == "int":
-                value = int(raw)
-            elif typ == "float":
-                value = float(raw)
-            else:
-                value = raw
-        except ValueError as e:
-            raise typer.BadParameter(f"--set {pair!r}: {key} needs a {typ}") from e
-        changes[key] = value
-    return dataclasses.replace(cfg, **changes)
+            cfg = parse(type(cfg), {key: load_scalar(raw)}, base=cfg)
+        except ConfigError as e:
+            try:  # a str field given text that YAML reads as a number or a boolean
+                cfg = parse(type(cfg), {key: raw}, base=cfg)
+            except ConfigError:
+                raise typer.BadParameter(f"--set {pair!r}: {e}") from e
+    return cfg
 
 
 def run_stage(direct: Callable[[], Any], flow_call: Callable[[], Any], no_prefect: bool) -> Any:

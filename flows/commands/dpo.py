@@ -33,8 +33,8 @@ def register(app: typer.Typer) -> None:
                                         max_steps=max_steps), overrides)
 
         def flow_call():
-            from flows.align import flow_kwargs, dpo_flow
+            from flows.align import dpo_flow
 
-            return dpo_flow(cfg.init, cfg.out, cfg.data, cfg.tokenizer, flow_kwargs(cfg, "init", "out", "data", "tokenizer"), nproc, return_state=True)
+            return dpo_flow(cfg.init, cfg.out, cfg.data, cfg.tokenizer, cfg, nproc, return_state=True)
 
         typer.echo(run_stage(lambda: run_dpo(cfg, nproc=nproc), flow_call, no_prefect))

@@ -39,10 +39,9 @@ def register(app: typer.Typer) -> None:
                                          allow_weak_sandbox=allow_weak_sandbox), overrides)
 
         def flow_call():
-            from flows.align import eval_flow, flow_kwargs
+            from flows.align import eval_flow
 
-            return eval_flow(cfg.checkpoint, cfg.out, ",".join(cfg.tasks), cfg.tokenizer,
-                             flow_kwargs(cfg, "checkpoint", "out", "tasks", "tokenizer"), return_state=True)
+            return eval_flow(cfg.checkpoint, cfg.out, ",".join(cfg.tasks), cfg.tokenizer, cfg, return_state=True)
 
         doc = run_stage(lambda: run_eval(cfg), flow_call, no_prefect)
         for row in doc["table"]:

@@ -30,10 +30,7 @@ def register(app: typer.Typer) -> None:
             else:
                 from flows.pretrain import pretrain_flow
 
-                import dataclasses
-
-                rest = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("data", "out", "preset")}
-                ckpt = pretrain_flow(cfg.data, cfg.out, cfg.preset, rest, nproc, return_state=True).result()
+                ckpt = pretrain_flow(cfg.data, cfg.out, cfg.preset, cfg, nproc, return_state=True).result()
         except (ValueError, MemoryError, FloatingPointError) as e:
             typer.echo(f"error: {e}", err=True)
             raise typer.Exit(2) from e

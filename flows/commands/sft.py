@@ -31,8 +31,8 @@ def register(app: typer.Typer) -> None:
         cfg = apply_overrides(SFTConfig(init=init, data=data, tokenizer=tokenizer, out=out, epochs=epochs, lr=lr, max_steps=max_steps), overrides)
 
         def flow_call():
-            from flows.align import flow_kwargs, sft_flow
+            from flows.align import sft_flow
 
-            return sft_flow(cfg.init, cfg.out, cfg.data, cfg.tokenizer, flow_kwargs(cfg, "init", "out", "data", "tokenizer"), nproc, return_state=True)
+            return sft_flow(cfg.init, cfg.out, cfg.data, cfg.tokenizer, cfg, nproc, return_state=True)
 
         typer.echo(run_stage(lambda: run_sft(cfg, nproc=nproc), flow_call, no_prefect))

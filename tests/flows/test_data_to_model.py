@@ -12,8 +12,7 @@ from storage import open_dataset
 
 TINY = {
     "tokenizer": {"vocab_size": 1536, "character_coverage": 0.98},
-    "preset": "tiny",
-    "pretrain": {"seq_len": 64, "batch_size": 4, "steps": 3, "eval_every": 3, "eval_batches": 1, "log_every": 1,
+    "pretrain": {"preset": "tiny", "seq_len": 64, "batch_size": 4, "steps": 3, "eval_every": 3, "eval_batches": 1, "log_every": 1,
                  "progress": False, "tensorboard": False},
     "sft": {"seq_len": 128, "batch_size": 2, "max_steps": 2, "eval_every": 2, "num_eval_prompts": 1, "eval_max_new_tokens": 4},
     "dpo": {"max_len": 128, "batch_size": 2, "max_steps": 2, "eval_every": 2},
@@ -33,9 +32,10 @@ def crawl(tmp_path_factory) -> Path:
 @pytest.mark.slow
 def test_data_to_model_runs_every_stage_then_reruns_only_the_changed_ones(prefect_harness, ray_cluster, crawl, tmp_path) -> None:
     from flows.data_to_model import STAGES, PipelineConfig, data_to_model
+    from tasks.config import parse
 
     out = tmp_path / "run"
-    first = data_to_model(crawl=str(crawl), out=str(out), config=PipelineConfig(**TINY))
+    first = data_to_model(crawl=str(crawl), out=str(out), config=parse(PipelineConfig, TINY))
     assert list(first) == STAGES
     pipeline = json.loads((out / "pipeline.json").read_text())
     assert not any(pipeline["reused"].values()), pipeline["reused"]
@@ -44,7 +44,8 @@ def test_data_to_model_runs_every_stage_then_reruns_only_the_changed_ones(prefec
     assert open_dataset(first["tokenize"], kind="tokens").manifest.counts.kept > 0
 
     # a stricter English language-ID threshold: filter and everything downstream recompute
-    changed = PipelineConfig(**{**TINY, "filter": {"langid": {"thresholds": {"en": 0.9, "zh": 0.5}}}})
+    # given as a mapping of overrides this time: the flow parses it into the same PipelineConfig plus the change
+    changed = {**TINY, "filter": {"langid": {"thresholds": {"en": 0.9, "zh": 0.5}}}}
     second = data_to_model(crawl=str(crawl), out=str(out), config=changed, until="tokenize")
     reused = json.loads((out / "pipeline.json").read_text())["reused"]
     assert reused == {"ingest": True, "filter": False, "dedup": False, "remix": False, "train-tokenizer": False, "tokenize": False}
@@ -104,3 +105,58 @@ def test_data_to_model_fails_fast_on_a_missing_crawl(prefect_harness, tmp_path) 
     with pytest.raises(ParameterError, match="parameter 'crawl'"):
         data_to_model(crawl=str(tmp_path / "nope"), out=str(tmp_path / "run"))
     assert not (tmp_path / "run" / "ingest").exists()
+
+
+def test_pipeline_config_holds_the_stage_config_classes_with_the_demo_defaults() -> None:
+    """The stage configs the defaults resolve to are those the earlier per-stage dicts resolved to: same data keys."""
+    from flows.data_to_model import PipelineConfig, _key_config
+    from flows.remix import DEFAULT_CONFIG
+    from model.pretrain import TrainConfig
+    from tasks.config import parse
+    from tasks.filter import FilterConfig
+    from tasks.ingest import IngestConfig
+    from tasks.ops.remix import RemixConfig
+    from tasks.ops.tokenize import TokenizeConfig
+    from tasks.ops.tokenizer_training import TokenizerTrainConfig
+
+    cfg = parse(PipelineConfig, None)
+    assert cfg.ingest == IngestConfig() and cfg.filter == FilterConfig() and cfg.remix == parse(RemixConfig, DEFAULT_CONFIG)
+    assert cfg.tokenizer == parse(TokenizerTrainConfig, {"vocab_size": 2048, "character_coverage": 0.995})
+    assert cfg.tokenize == parse(TokenizeConfig, {"add_bos": True, "val_fraction": 0.05})
+    assert isinstance(cfg.pretrain, TrainConfig) and cfg.pretrain.preset == "demo"
+
+    # a mapping changes only the keys it names, at any depth; everything else keeps the demo default
+    tiny = parse(PipelineConfig, TINY)
+    assert tiny.pretrain.steps == 3 and tiny.pretrain.lr == cfg.pretrain.lr == 3e-3
+    assert parse(PipelineConfig, {"filter": {"langid": {"keep": ["en"]}}}).filter.langid.keep == ["en"]
+    assert tiny.filter == cfg.filter
+    # a training run's key: the fields that differ from the class defaults, not this run's paths
+    assert _key_config(tiny.pretrain, "pretrain")["steps"] == 3 and "data" not in _key_config(tiny.pretrain, "pretrain")
+    assert _key_config(parse(PipelineConfig, {"pretrain": {"log_every": 10}}).pretrain, "pretrain") == _key_config(cfg.pretrain, "pretrain")
+
+
+def test_pipeline_config_refuses_unknown_keys_wrong_types_and_run_paths(tmp_path) -> None:
+    from flows.data_to_model import PipelineConfig
+    from tasks.config import ConfigError, parse
+
+    with pytest.raises(ConfigError, match=r"unknown key 'pretrain.stepz' \(did you mean 'pretrain.steps'\?\)"):
+        parse(PipelineConfig, {"pretrain": {"stepz": 3}})
+    with pytest.raises(ConfigError, match=r"unknown key 'filtr' \(did you mean 'filter'\?\)"):
+        parse(PipelineConfig, {"filtr": {}})
+    with pytest.raises(ConfigError, match=r"'sft.batch_size' should be a valid integer"):
+        parse(PipelineConfig, {"sft": {"batch_size": "4"}})
+    with pytest.raises(ConfigError, match=r"sft.data is set by data_to_model .*'sft_data'"):
+        parse(PipelineConfig, {"sft": {"data": "chat.jsonl"}})
+    path = tmp_path / "pipeline.yaml"
+    path.write_text("pretrain:\n  steps: 7\n  lr: 1e-3\n")
+    cfg = parse(PipelineConfig, str(path))
+    assert (cfg.pretrain.steps, cfg.pretrain.lr) == (7, 1e-3)
+
+
+def test_data_to_model_refuses_a_bad_config_before_any_work(prefect_harness, crawl, tmp_path) -> None:
+    from flows.data_to_model import data_to_model
+    from flows.validation import ParameterError
+
+    with pytest.raises(ParameterError, match=r"parameter 'config': unknown key 'dedup.minhash.band' \(did you mean 'dedup.minhash.bands'\?\)"):
+        data_to_model(crawl=str(crawl), out=str(tmp_path / "run"), config={"dedup": {"minhash": {"band": 4}}})
+    assert not (tmp_path / "run").exists()

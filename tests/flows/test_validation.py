@@ -106,6 +106,32 @@ def test_config_from_none_instance_and_file(tmp_path: Path) -> None:
         parse_config("config", Outer, str(tmp_path / "missing.json"))
 
 
+def test_fixed_fields_are_laid_over_a_mapping_a_file_or_an_instance(tmp_path: Path) -> None:
+    """A training flow's own paths (``fixed``) win over whatever the config holds; the rest is kept."""
+    fixed = {"name": "run-7"}
+    assert parse_config("config", Outer, {"workers": 3, "name": "mine"}, fixed) == Outer(workers=3, name="run-7")
+    assert parse_config("config", Outer, Outer(workers=5), fixed) == Outer(workers=5, name="run-7")
+    yml = tmp_path / "cfg.yaml"
+    yml.write_text("workers: 6\n")
+    assert parse_config("config", Outer, str(yml), fixed) == Outer(workers=6, name="run-7")
+    assert parse_config("config", Outer, None, fixed) == Outer(name="run-7")
+    with pytest.raises(ParameterError, match=r"parameter 'config': unknown key 'workerz'"):
+        parse_config("config", Outer, {"workerz": 1}, fixed)
+
+
+def test_set_overrides_go_through_the_config_parser() -> None:
+    import typer
+
+    from flows.commands._align_command import apply_overrides
+
+    cfg = apply_overrides(Outer(), ["workers=16", "name=42", "limit=3"])
+    assert cfg == Outer(workers=16, name="42", limit=3)
+    with pytest.raises(typer.BadParameter, match=r"unknown key 'workerz' \(did you mean 'workers'\?\)"):
+        apply_overrides(Outer(), ["workerz=2"])
+    with pytest.raises(typer.BadParameter, match=r"'workers' should be a valid integer, got 1.5 \(float\)"):
+        apply_overrides(Outer(), ["workers=1.5"])
+
+
 def test_config_constructor_errors_name_the_parameter() -> None:
     with pytest.raises(ParameterError, match=r"parameter 'config': invalid SmokeConfig: docs must be at least 1"):
         parse_config("config", SmokeConfig, {"docs": 0})
