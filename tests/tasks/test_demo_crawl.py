@@ -117,7 +117,7 @@ def test_counts_and_language_mix(crawl, truth) -> None:
     assert 0.30 <= langs["zh"] / 2000 <= 0.42
     assert set(langs) - {"en", "zh"} == OTHER_LANGS
     assert sum(langs[lang] for lang in OTHER_LANGS) == summary["by_kind"]["other_lang"]
-    assert summary["by_kind"]["clean"] >= 1000
+    assert summary["by_kind"]["clean"] >= 800  # 60% of dump-00; later dumps also re-crawl 25% (recrawl_fraction)
     assert (out / "README.txt").read_text(encoding="utf-8").count("ground_truth.jsonl") >= 1
     for rel in summary["files"]:
         assert re.fullmatch(r"dump-\d\d/(part-\d{4}\.jsonl\.gz|crawl-\d{4}\.warc\.gz)", rel) and (out / rel).is_file()
@@ -307,3 +307,20 @@ def test_ingest_keeps_every_page_under_its_ground_truth_id(ray_cluster, tmp_path
     assert set(kept.column("source").to_pylist()) == {"dump-00", "dump-01"}
     quarantined = sum(r["kind"] == "corrupt" and r["corrupt_type"] != "invalid_utf8" for r in rows)
     assert ds.manifest.counts.quarantined == quarantined and ds.manifest.counts.input == len(rows)
+
+
+def test_recrawls_make_removal_rise_with_the_number_of_dumps(tmp_path: Path) -> None:
+    """Like Common Crawl (DeepSeek LLM Table 1), later dumps re-fetch earlier pages (same URL, some edited),
+    so the share of duplicates among the first k dumps grows with k."""
+    generate_demo_crawl(str(tmp_path / "c"), num_docs=1500, num_dumps=5, seed=4)
+    rows = [json.loads(line) for line in (tmp_path / "c" / "ground_truth.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows = [r for r in rows if r["kind"] != "corrupt"]
+    dumps = sorted({r["dump"] for r in rows})
+    share = []
+    for k in range(1, len(dumps) + 1):
+        inside = [r for r in rows if r["dump"] in dumps[:k]]
+        share.append(sum(r["kind"] in ("exact_dup", "near_dup") for r in inside) / len(inside))
+    assert all(b > a for a, b in zip(share, share[1:])), share
+    assert share[-1] > share[0] + 0.15, share
+    recrawls = [r for r in rows if r["cross_dump"] and r["url"] == next(o["url"] for o in rows if o["id"] == r["duplicate_of"])]
+    assert {r["kind"] for r in recrawls} == {"exact_dup", "near_dup"}  # same URL, unchanged or edited
