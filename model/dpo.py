@@ -11,8 +11,10 @@ Loss (sigmoid DPO, with optional label smoothing as in "conservative DPO")::
     loss = -(1 - eps) * log sigmoid(r_c - r_r) - eps * log sigmoid(r_r - r_c)
 
 The reference model is the initial policy. Its log-probabilities of every pair are computed **once before
-training** and stored (``OUT/reference_logps.pt``, keyed by a digest of the data, tokenizer and init
-checkpoint), so only one model is ever in memory. Metrics per step (``OUT/metrics.jsonl``): loss, reward
+training**, under the policy's precision (``model.trainer.precision``: the same bf16 autocast, so the
+implicit rewards are 0 and the loss log 2 at step 0), and stored (``OUT/reference_logps.pt``, keyed by a
+digest of the data, tokenizer, init checkpoint and precision; on several ranks rank 0 alone writes it and
+the others read it after a barrier), so only one model is ever in memory. Metrics per step (``OUT/metrics.jsonl``): loss, reward
 accuracy (share of pairs with r_c > r_r), reward margin (mean r_c - r_r), rewards and log-probs of
 chosen and rejected responses. A held-out slice (``eval_fraction``) is evaluated every ``eval_every``
 steps. Data layouts, counted skips and the truncation rule: ``model/dpo_data.py``.
@@ -26,10 +28,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import io
 import json
 import logging
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,7 +51,8 @@ from model.logprobs import token_logprobs_from_logits
 from model.pretrain import BadStepGuard, MetricsLog
 from model.schedule import LRSchedule, ScheduleConfig
 from model.tokenizer import Tokenizer
-from model.trainer import Runtime, build_model, build_optimizer, setup_runtime, use_bf16
+from model.trainer import Runtime, build_model, build_optimizer, precision, release, setup_runtime, use_bf16
+from storage import write_bytes_atomic
 
 log = logging.getLogger("model.dpo")
 
@@ -123,16 +128,21 @@ def pair_metrics(losses: torch.Tensor, r_c: torch.Tensor, r_r: torch.Tensor, pc:
 
 
 @torch.no_grad()
-def reference_logps(model: Transformer, pairs: list[TokenizedPair], pad_id: int, batch_size: int, device: torch.device) -> torch.Tensor:
-    """[N, 2] (chosen, rejected) summed log-probs under ``model`` in eval mode."""
+def reference_logps(model: Transformer, pairs: list[TokenizedPair], pad_id: int, batch_size: int, device: torch.device,
+                    precision: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext) -> torch.Tensor:
+    """[N, 2] (chosen, rejected) summed log-probs under ``model`` in eval mode, each forward under
+    ``precision()``: pass the policy's (``model.trainer.precision``) so that policy and reference agree
+    exactly at step 0 (implicit rewards 0, loss log 2)."""
     was_training = model.training
     model.eval()
     out = []
     for k in range(0, len(pairs), batch_size):
         chunk = pairs[k : k + batch_size]
         inputs, targets = collate_pairs(chunk, pad_id)
-        lp = sequence_logps(model, inputs.to(device), targets.to(device)).float().cpu()
+        with precision():
+            lp = sequence_logps(model, inputs.to(device), targets.to(device)).float().cpu()
         out.append(torch.stack([lp[: len(chunk)], lp[len(chunk) :]], dim=1))
+    release(model)
     model.train(was_training)
     return torch.cat(out) if out else torch.zeros(0, 2)
 
@@ -146,17 +156,43 @@ def pairs_digest(pairs: list[TokenizedPair], *extra: str) -> str:
     return h.hexdigest()
 
 
-def load_or_compute_reference(path: Path, digest: str, compute) -> torch.Tensor:
-    if path.is_file():
-        saved = torch.load(path, weights_only=True)
-        if saved.get("digest") == digest:
-            return saved["logps"]
+def _read_reference(path: Path, digest: str) -> torch.Tensor | None:
+    if not path.is_file():
+        return None
+    saved = torch.load(path, weights_only=True)
+    if saved.get("digest") != digest:
         log.warning("%s was computed for other data or another init checkpoint; recomputing", path)
-    logps = compute()
-    tmp = path.with_name(f".tmp-{path.name}")
-    torch.save({"digest": digest, "logps": logps}, tmp)
-    tmp.replace(path)
-    return logps
+        return None
+    return saved["logps"]
+
+
+def load_or_compute_reference(path: Path, digest: str, compute: Callable[[], torch.Tensor], rt: Runtime | None = None) -> torch.Tensor:
+    """The reference log-probs cached in ``path`` when its digest matches, else ``compute()``d and cached.
+
+    Several ranks: rank 0 alone decides whether the cache fits and tells the others; when it does not,
+    every rank computes (under FSDP the forwards are collectives), rank 0 alone writes the file
+    (temporary file in the same directory, fsync, rename), and after a barrier the other ranks read
+    what rank 0 wrote, so every rank trains against the same bits and no two ranks write one file.
+    """
+    rt = rt or Runtime(device=torch.device("cpu"))
+    cached = _read_reference(path, digest) if rt.is_main else None
+    flag = torch.tensor(int(cached is not None), device=rt.device)
+    if rt.distributed:
+        dist.broadcast(flag, src=0)
+    if not flag.item():
+        logps = compute()
+        if rt.is_main:
+            buf = io.BytesIO()
+            torch.save({"digest": digest, "logps": logps}, buf)
+            write_bytes_atomic(str(path), buf.getvalue())
+        if rt.distributed:
+            dist.barrier()
+    if rt.is_main:
+        return cached if cached is not None else logps
+    got = _read_reference(path, digest)
+    if got is None:
+        raise RuntimeError(f"rank {rt.rank}: {path} is missing or has another digest after rank 0 wrote it; is OUT shared by all ranks?")
+    return got
 
 
 # ----------------------------------------------------------------------------- the step
@@ -174,13 +210,12 @@ def dpo_step(
 ) -> tuple[dict[str, float], float, bool]:
     """Accumulate over micro-batches of (pairs, reference logps [n, 2]); mean loss over all pairs of the step."""
     n_total = sum(len(p) for p, _ in micro) * rt.world_size
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if (bf16 and rt.device.type == "cuda" and not rt.distributed) else contextlib.nullcontext()
     parts = []
     for i, (pairs, ref) in enumerate(micro):
         if rt.distributed:
             model.set_requires_gradient_sync(i == len(micro) - 1)
         inputs, targets = collate_pairs(pairs, pad_id)
-        with autocast:
+        with precision(rt, bf16):
             lp = sequence_logps(model, inputs.to(rt.device), targets.to(rt.device))
         n = len(pairs)
         ref = ref.to(rt.device)
@@ -205,16 +240,20 @@ def dpo_step(
 
 
 @torch.no_grad()
-def dpo_eval(model: Transformer, pairs: list[TokenizedPair], ref: torch.Tensor, cfg: DPOConfig, rt: Runtime, pad_id: int) -> dict[str, float]:
+def dpo_eval(model: Transformer, pairs: list[TokenizedPair], ref: torch.Tensor, cfg: DPOConfig, rt: Runtime, pad_id: int, *,
+             bf16: bool = False) -> dict[str, float]:
+    """Metrics over the held-out pairs (every rank evaluates all of them)."""
     model.eval()
     parts = []
     for k in range(0, len(pairs), cfg.batch_size):
         chunk, r = pairs[k : k + cfg.batch_size], ref[k : k + cfg.batch_size].to(rt.device)
         inputs, targets = collate_pairs(chunk, pad_id)
-        lp = sequence_logps(model, inputs.to(rt.device), targets.to(rt.device))
+        with precision(rt, bf16):
+            lp = sequence_logps(model, inputs.to(rt.device), targets.to(rt.device))
         n = len(chunk)
         losses, r_c, r_r = dpo_loss(lp[:n], lp[n:], r[:, 0], r[:, 1], cfg.beta, cfg.label_smoothing)
         parts.append((losses, r_c, r_r, lp[:n], lp[n:]))
+    release(model)
     model.train()
     return {f"val_{k}": v for k, v in pair_metrics(*[torch.cat(x) for x in zip(*parts)]).items()}
 
@@ -251,14 +290,15 @@ def main(cfg: DPOConfig) -> dict[str, Any]:
 
     bf16 = use_bf16(rt, cfg.dtype)
     model = build_model(model_cfg, rt, bf16=bf16, compile_model=cfg.compile, seed=cfg.seed)
+    optimizer = build_optimizer(model, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(cfg.beta1, cfg.beta2))
     load_checkpoint(cfg.init, model)
-    digest = pairs_digest(pairs, tok.digest, str(init_meta.get("step")), json.dumps(init_meta.get("model_config")), str(Path(cfg.init).resolve()))
+    digest = pairs_digest(pairs, tok.digest, str(init_meta.get("step")), json.dumps(init_meta.get("model_config")), str(Path(cfg.init).resolve()),
+                          f"bf16={bf16}")
     ref_path = out / "reference_logps.pt"
-    # every rank computes the same reference (the pairs and weights are identical), so no broadcast is needed
-    ref = load_or_compute_reference(ref_path, digest, lambda: reference_logps(model, pairs, tok.pad_id, cfg.ref_batch_size, rt.device))
+    ref = load_or_compute_reference(ref_path, digest, lambda: reference_logps(model, pairs, tok.pad_id, cfg.ref_batch_size, rt.device,
+                                                                              precision=lambda: precision(rt, bf16)), rt)
     pairs_per_step = cfg.batch_size * cfg.grad_accum * rt.world_size
     total_steps = cfg.max_steps or max(1, math.ceil(cfg.epochs * len(train_idx) / pairs_per_step))
-    optimizer = build_optimizer(model, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(cfg.beta1, cfg.beta2))
     sched = LRSchedule(ScheduleConfig(peak_lr=cfg.lr, total_steps=total_steps, kind="cosine", warmup_steps=cfg.warmup_steps,
                                       min_lr_ratio=cfg.min_lr_ratio))
     start = 0
@@ -307,7 +347,7 @@ def main(cfg: DPOConfig) -> dict[str, Any]:
             if done % cfg.log_every == 0 or done == total_steps:
                 log.info("step %d/%d loss %.4f acc %.3f margin %.3f", done, total_steps, m["loss"], m["reward_accuracy"], m["reward_margin"])
             if val_pairs and cfg.eval_every and (done % cfg.eval_every == 0 or done == total_steps):
-                v = dpo_eval(model, val_pairs, val_ref, cfg, rt, tok.pad_id)
+                v = dpo_eval(model, val_pairs, val_ref, cfg, rt, tok.pad_id, bf16=bf16)
                 metrics_log.write({"kind": "val", "step": done, **v})
                 summary.update(v)
             if cfg.ckpt_every_steps and done % cfg.ckpt_every_steps == 0 and done < total_steps:

@@ -62,8 +62,9 @@ def chunked_cross_entropy(
     """Mean cross-entropy of ``h @ weight.T`` against ``targets``; equal to
     ``F.cross_entropy((h @ weight.T).float(), targets, ignore_index=-100)`` in value and gradients.
 
-    Under CUDA autocast the matmuls run in the autocast dtype (bf16); the softmax is always fp32."""
-    compute_dtype = torch.get_autocast_dtype("cuda") if (h.is_cuda and torch.is_autocast_enabled("cuda")) else h.dtype
+    Under autocast (any device) the matmuls run in the autocast dtype (bf16); the softmax is always fp32."""
+    device = h.device.type
+    compute_dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else h.dtype
     with torch.autocast(device_type=h.device.type, enabled=False):
         if not (torch.is_grad_enabled() and (h.requires_grad or weight.requires_grad)):
             return _loss_only(h.to(compute_dtype), weight.to(compute_dtype), targets, chunk_size)  # evaluation

@@ -20,7 +20,6 @@ the validation loss and the prompts for DeepSeek's repetition ratio of greedy ge
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
@@ -44,7 +43,7 @@ from model.repetition import repetition_report
 from model.schedule import LRSchedule, ScheduleConfig
 from model.sft_data import Example, PackedBatch, PackedSFTLoader, collate_packed, load_sft_examples, pack_rows
 from model.tokenizer import Tokenizer
-from model.trainer import Runtime, build_model, build_optimizer, setup_runtime, use_bf16
+from model.trainer import Runtime, build_model, build_optimizer, precision, release, setup_runtime, use_bf16
 
 log = logging.getLogger("model.sft")
 
@@ -108,12 +107,11 @@ def sft_step(model: Transformer, optimizer: torch.optim.Optimizer, batches: list
     if rt.distributed:
         dist.all_reduce(n_total)
     n_total = n_total.clamp(min=1)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if (bf16 and rt.device.type == "cuda" and not rt.distributed) else contextlib.nullcontext()
     loss_sum = torch.zeros((), device=rt.device)
     for i, b in enumerate(batches):
         if rt.distributed:
             model.set_requires_gradient_sync(i == len(batches) - 1)
-        with autocast:  # every rank runs every micro-batch (FSDP collectives), even one without loss tokens
+        with precision(rt, bf16):  # every rank runs every micro-batch (FSDP collectives), even one without loss tokens
             mean = model(b.inputs.to(rt.device), segment_ids=b.segment_ids.to(rt.device), targets=b.targets.to(rt.device))
         weighted = mean * b.num_loss_tokens
         # FSDP averages gradients over ranks, hence the world-size factor: the result is sum / n_total
@@ -134,7 +132,9 @@ def sft_step(model: Transformer, optimizer: torch.optim.Optimizer, batches: list
 
 
 @torch.no_grad()
-def validation_loss(model: Transformer, val: list[Example], seq_len: int, pad_id: int, batch_size: int, rt: Runtime) -> float | None:
+def validation_loss(model: Transformer, val: list[Example], seq_len: int, pad_id: int, batch_size: int, rt: Runtime, *,
+                    bf16: bool = False) -> float | None:
+    """Mean loss per assistant token over the held-out conversations (every rank evaluates all of them)."""
     if not val:
         return None
     model.eval()
@@ -142,9 +142,11 @@ def validation_loss(model: Transformer, val: list[Example], seq_len: int, pad_id
     total, n = 0.0, 0
     for k in range(0, len(rows), batch_size):
         b = collate_packed(val, rows[k : k + batch_size], seq_len, pad_id)
-        mean = model(b.inputs.to(rt.device), segment_ids=b.segment_ids.to(rt.device), targets=b.targets.to(rt.device))
+        with precision(rt, bf16):
+            mean = model(b.inputs.to(rt.device), segment_ids=b.segment_ids.to(rt.device), targets=b.targets.to(rt.device))
         total += float(mean) * b.num_loss_tokens
         n += b.num_loss_tokens
+    release(model)
     model.train()
     return total / max(1, n)
 
@@ -222,7 +224,7 @@ def main(cfg: SFTConfig) -> dict[str, Any]:
             if done % cfg.log_every == 0 or done == total_steps:
                 log.info("step %d/%d loss %.4f lr %.3g grad %.3f", done, total_steps, loss, lr, norm)
             if cfg.eval_every and (done % cfg.eval_every == 0 or done == total_steps):
-                val_loss = validation_loss(model, val, seq_len, tok.pad_id, cfg.batch_size, rt)
+                val_loss = validation_loss(model, val, seq_len, tok.pad_id, cfg.batch_size, rt, bf16=bf16)
                 rep = repetition_eval(model, tok, prompts, cfg) if prompts else {}
                 metrics.write({"kind": "val", "step": done, "val_loss": val_loss, **rep})
                 summary.update(val_loss=val_loss, repetition=rep)

@@ -3,8 +3,10 @@ setup, model construction (FSDP2 ``fully_shard`` when the world is larger than o
 GPU, optional activation checkpointing), AdamW, and one optimizer step with gradient accumulation,
 clipping and a NaN/inf guard.
 
-Precision: on GPU the fp32 master weights stay fp32; matmuls run in bf16 under ``torch.autocast`` (single
-device) or through FSDP2's ``MixedPrecisionPolicy(param_dtype=bf16, reduce_dtype=fp32)`` (several).
+Precision: the fp32 master weights stay fp32; with bf16 (the default on GPU, ``--dtype bf16`` elsewhere)
+matmuls run in bf16 under ``torch.autocast`` (single device) or through FSDP2's
+``MixedPrecisionPolicy(param_dtype=bf16, reduce_dtype=fp32)`` (several). ``precision()`` is the one
+place that picks the context; every forward of a run (step, eval, DPO reference) uses it.
 """
 
 from __future__ import annotations
@@ -124,12 +126,11 @@ def train_step(
     grad_clip: float,
 ) -> StepResult:
     """Accumulate gradients over ``batches`` (micro-batches), clip, and step unless loss/grad is not finite."""
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if (bf16 and rt.device.type == "cuda" and not rt.distributed) else contextlib.nullcontext()
     total = torch.zeros((), device=rt.device)
     for i, (x, y) in enumerate(batches):
         if rt.distributed:
             model.set_requires_gradient_sync(i == len(batches) - 1)  # reduce-scatter once per step
-        with autocast:
+        with precision(rt, bf16):
             loss = model(x.to(rt.device, non_blocking=True), targets=y.to(rt.device, non_blocking=True))
         (loss / len(batches)).backward()
         total += loss.detach()
@@ -149,21 +150,45 @@ def train_step(
 
 @torch.no_grad()
 def evaluate(model: Transformer, batches: Any, rt: Runtime, *, bf16: bool) -> float:
-    """Mean loss over an iterable of (x, y) batches, averaged over ranks."""
+    """Mean loss per row over an iterable of (x, y) batches, over the rows of every rank.
+
+    Every rank must see the same number of batches (``TokenLoader(infinite=False)`` gives that); a
+    rank whose share of the last batch is empty still runs a forward, on one dummy row that counts
+    for nothing, because under FSDP every forward is a collective (all-gathers) that all ranks enter.
+    """
     model.eval()
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if (bf16 and rt.device.type == "cuda" and not rt.distributed) else contextlib.nullcontext()
-    total, n = torch.zeros((), device=rt.device), 0
+    total = torch.zeros(2, device=rt.device)  # sum of (batch mean loss x rows), rows
     for x, y in batches:
-        if x.shape[0] == 0:  # a rank's share of the last, partial eval batch
-            continue
-        with autocast:
-            total += model(x.to(rt.device), targets=y.to(rt.device)).float()
-        n += 1
+        rows = x.shape[0]
+        if rows == 0:
+            if not rt.distributed:
+                continue
+            x = y = torch.zeros((1, x.shape[1]), dtype=torch.long)
+        with precision(rt, bf16):
+            loss = model(x.to(rt.device), targets=y.to(rt.device)).float()
+        total += torch.stack([loss * rows, torch.tensor(float(rows), device=rt.device)])
+    release(model)
     model.train()
-    total /= max(n, 1)
     if rt.distributed:
-        dist.all_reduce(total, op=dist.ReduceOp.AVG)
-    return total.item()
+        dist.all_reduce(total)
+    return (total[0] / total[1].clamp(min=1)).item()
 
 
-__all__ = ["Runtime", "StepResult", "build_model", "build_optimizer", "evaluate", "setup_runtime", "train_step", "use_bf16"]
+def precision(rt: Runtime, bf16: bool) -> contextlib.AbstractContextManager:
+    """The context of every forward of a run (training steps, evaluation, DPO's reference log-probs), so
+    they all compute in the same precision: bf16 autocast on one device when ``bf16``; under FSDP
+    nothing, because its ``MixedPrecisionPolicy`` (``build_model``) casts instead."""
+    if bf16 and not rt.distributed:
+        return torch.autocast(rt.device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def release(model: torch.nn.Module) -> None:
+    """After forwards without backward (evaluation, reference log-probs): FSDP2 keeps the root module's
+    parameters unsharded after a forward (it expects a backward); reshard them, or the optimizer and the
+    checkpointer would see other parameter objects and the full-size weights stay in memory."""
+    if hasattr(model, "reshard"):
+        model.reshard()
+
+
+__all__ = ["Runtime", "StepResult", "build_model", "build_optimizer", "evaluate", "precision", "release", "setup_runtime", "train_step", "use_bf16"]

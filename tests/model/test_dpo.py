@@ -124,3 +124,29 @@ def test_dpo_training_run_raises_reward_accuracy(tiny_tok: Tokenizer, tiny_tok_d
     # a rerun with more steps resumes and reuses the stored reference log-probs
     again = main(DPOConfig(**{**cfg.__dict__, "max_steps": 9}))
     assert again["start_step"] == 8 and torch.equal(torch.load(out / "reference_logps.pt", weights_only=True)["logps"], saved["logps"])
+
+
+def test_reference_is_computed_under_the_policy_precision(tiny_tok: Tokenizer, tiny_tok_dir: str, tmp_path: Path) -> None:
+    """--dtype bf16: policy and reference forwards both run under bf16 autocast (here on CPU), so at step 0
+    the implicit rewards are 0 and the loss is log 2 to 1e-4 (computed in fp32). A reference in fp32
+    against a bf16 policy is off by ~1e-3 on this data; before the fix bf16 autocast was CUDA-only and the
+    reference never used it, so the stored reference was the fp32 one."""
+    import math
+
+    model = tiny_model(tiny_tok.padded_vocab_size)
+    init = write_tiny_checkpoint(tmp_path / "sft", model, tiny_tok_dir)
+    rows = [{"prompt": f"Is {c} a colour? " * (1 + i % 3), "chosen": "Yes, it is a colour." * (1 + i % 2), "rejected": "No idea, sorry."}
+            for i, c in enumerate(["red", "blue", "green", "black", "white", "pink", "grey", "gold"])]
+    data = tmp_path / "prefs.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in rows))
+    out = tmp_path / "dpo"
+    main(DPOConfig(init=init, data=str(data), tokenizer=tiny_tok_dir, out=str(out), beta=0.5, batch_size=4, max_steps=1, lr=2e-3,
+                   warmup_steps=1, eval_fraction=0.25, eval_every=0, max_len=64, device="cpu", dtype="bf16"))
+    first = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
+    assert abs(first["loss"] - math.log(2)) < 1e-4 and abs(first["reward_margin"]) < 1e-4
+    pairs, _ = load_preference_pairs(data, tiny_tok, 64)
+    saved = torch.load(out / "reference_logps.pt", weights_only=True)["logps"]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        bf16 = reference_logps(model, pairs, tiny_tok.pad_id, 8, torch.device("cpu"))
+    fp32 = reference_logps(model, pairs, tiny_tok.pad_id, 8, torch.device("cpu"))
+    assert torch.equal(saved, bf16) and not torch.allclose(saved, fp32, atol=1e-3)
