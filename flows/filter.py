@@ -12,13 +12,14 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.artifacts import publish_dataset_artifacts
+from flows.run_artifacts import PrefectProgress
 from flows.validation import parse_config, require_dataset, require_output
 from tasks.filter import FilterConfig, run_filter
 
 
 @task(name="filter-documents", cache_policy=NO_CACHE)
 def filter_documents(input_uri: str, out: str, config: FilterConfig, ray_address: str | None, force: bool = False) -> str:
-    return run_filter(input_uri, out, config, ray_address=ray_address, force=force)
+    return run_filter(input_uri, out, config, ray_address=ray_address, force=force, progress=PrefectProgress("filter"))
 
 
 @flow(name="filter")

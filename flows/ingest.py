@@ -20,6 +20,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.artifacts import publish_dataset_artifacts
+from flows.run_artifacts import PrefectProgress
 from flows.validation import parse_config
 from tasks.ingest import IngestConfig, run_ingest
 from tasks.readers import list_input_files
@@ -41,7 +42,8 @@ def list_inputs(inputs: list[str]) -> dict[str, int]:
 @task(name="ingest-files", cache_policy=NO_CACHE)
 def ingest_files(inputs: list[str], out: str, config: IngestConfig, source: str | None, ray_address: str | None,
                  force: bool = False) -> str:
-    return run_ingest(inputs, out, config, source=source, executor="ray", ray_address=ray_address, force=force)
+    return run_ingest(inputs, out, config, source=source, executor="ray", ray_address=ray_address, force=force,
+                      progress=PrefectProgress("ingest"))
 
 
 @task(name="ingest-artifacts", retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)

@@ -18,7 +18,7 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact, cr
 from prefect.cache_policies import NO_CACHE
 
 from flows.artifacts import artifact_key
-from flows.run_artifacts import code_digest_line
+from flows.run_artifacts import code_digest_line, watch_training
 from flows.validation import parse_config, require_dataset, require_output
 from model.pretrain import TrainConfig
 from tasks.pretrain import metrics_table, run_pretrain
@@ -26,7 +26,8 @@ from tasks.pretrain import metrics_table, run_pretrain
 
 @task(name="pretrain-train", cache_policy=NO_CACHE)
 def pretrain_task(config: TrainConfig, nproc: int) -> str:
-    return run_pretrain(config, nproc=nproc)
+    with watch_training(config.out, "pretrain"):  # step / total steps, loss, tokens/s, ETA while it trains
+        return run_pretrain(config, nproc=nproc)
 
 
 def summary_markdown(run_dir: Path, ckpt: str) -> str:

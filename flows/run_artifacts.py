@@ -8,18 +8,26 @@ functions create the artifacts (inside a flow run they are linked to it)::
     publish_training_artifacts("runs/demo/pretrain", stage="pretrain")   # summary, curve table, checkpoint link
     publish_eval_artifacts("runs/demo/eval", stage="eval")               # score table
     progress = StageProgress("dedup", total=len(units)); progress.update(done)
+    run_filter(..., progress=PrefectProgress("filter"))                  # live: shards done / total, docs/s, ETA
+    with watch_training(run_dir, "pretrain"): run_pretrain(...)          # live: step / total, loss, tokens/s, ETA
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
+import logging
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from flows.artifacts import artifact_key
 from flows.dashboard.collect import read_metrics
 from tasks.code_digest import STAGE_MODULES, stage_code_digest
+from tasks.progress import ProgressEvent
 
 
 def code_digest_line(stage: str) -> str:
@@ -109,3 +117,90 @@ class StageProgress:
         if force or done >= self.total or now - self._last >= self.min_interval_s:
             update_progress_artifact(self.artifact_id, 100.0 * min(done, self.total) / self.total)
             self._last = now
+
+
+class PrefectProgress:
+    """The progress callback a flow passes into a stage driver (tasks/progress.py): each event becomes an
+    update of the stage's progress artifact (percent done; the description says units done / total, items/s and
+    ETA) and a log line of the run, at most every ``min_interval_s`` (always the first and the last)."""
+
+    def __init__(self, stage: str, min_interval_s: float = 2.0) -> None:
+        self.stage = stage
+        self.min_interval_s = min_interval_s
+        self.artifact_id = None
+        self._last = float("-inf")
+        self.lines: list[str] = []  # what was reported, for the caller and for tests
+
+    def _logger(self) -> logging.Logger | logging.LoggerAdapter:
+        from prefect import get_run_logger
+        from prefect.exceptions import MissingContextError
+
+        try:
+            return get_run_logger()
+        except MissingContextError:
+            return logging.getLogger(f"longterm.{self.stage}")
+
+    def __call__(self, event: ProgressEvent) -> None:
+        from prefect.artifacts import create_progress_artifact, update_progress_artifact
+
+        now = time.monotonic()
+        final = event.done >= event.total
+        if not final and self.artifact_id is not None and now - self._last < self.min_interval_s:
+            return
+        self._last = now
+        line = event.line()
+        self.lines.append(line)
+        if self.artifact_id is None:
+            self.artifact_id = create_progress_artifact(100.0 * event.fraction, key=artifact_key(self.stage, "progress"),
+                                                        description=line)
+        else:
+            update_progress_artifact(self.artifact_id, 100.0 * event.fraction, description=line)
+        self._logger().info(line)
+
+
+def training_event(run_dir: Path, stage: str, elapsed_s: float) -> ProgressEvent | None:
+    """Step / total steps, last loss and tokens/s of a training run folder (``config.json`` + ``metrics.jsonl``)."""
+    try:
+        total = int(json.loads((run_dir / "config.json").read_text())["run"]["total_steps"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    rows = [r for r in read_metrics(run_dir / "metrics.jsonl") if isinstance(r.get("loss"), (int, float))]
+    if not rows:
+        return ProgressEvent(stage, 0, total, unit="steps", item="tokens", elapsed_s=elapsed_s)
+    last = rows[-1]
+    step = int(last.get("step", 0))
+    return ProgressEvent(stage, min(step, total), total, unit="steps", item="tokens", rate=last.get("tokens_per_s"),
+                         elapsed_s=elapsed_s, extra={"loss": float(last["loss"])})
+
+
+@contextlib.contextmanager
+def watch_training(run_dir: str | Path, stage: str, interval_s: float = 2.0, report: PrefectProgress | None = None) -> Iterator[PrefectProgress]:
+    """While the block trains into ``run_dir``, report its progress every ``interval_s`` from a thread that reads
+    the files the trainer writes (the trainer knows nothing of Prefect). The thread runs in a copy of the caller's
+    context, so the artifact and log lines belong to the caller's flow / task run."""
+    report = report or PrefectProgress(stage, min_interval_s=0.0)
+    run = Path(run_dir)
+    stop = threading.Event()
+    start = time.monotonic()
+    seen: list[tuple[int, int]] = []
+
+    def poll() -> None:
+        event = training_event(run, stage, time.monotonic() - start)
+        if event is not None and (not seen or seen[-1] != (event.done, event.total)):
+            seen.append((event.done, event.total))
+            report(event)
+
+    def loop() -> None:
+        while not stop.wait(interval_s):
+            with contextlib.suppress(Exception):  # progress must never fail the training it watches
+                poll()
+
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(loop,), name=f"{stage}-progress", daemon=True)
+    thread.start()
+    try:
+        yield report
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        with contextlib.suppress(Exception):
+            poll()  # the last step

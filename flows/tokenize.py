@@ -14,6 +14,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.artifacts import publish_dataset_artifacts
+from flows.run_artifacts import PrefectProgress
 from flows.token_artifacts import publish_token_artifacts
 from flows.validation import parse_config, require_dataset, require_output
 from tasks.ops.tokenize import TokenizeConfig
@@ -23,7 +24,8 @@ from tasks.tokenize import run_tokenize
 @task(name="tokenize-shards", cache_policy=NO_CACHE)
 def tokenize_task(input_uri: str, tokenizer: str, out: str, config: TokenizeConfig, ray_address: str | None,
                   force: bool = False) -> str:
-    return run_tokenize(input_uri, tokenizer, out, config, executor="ray", ray_address=ray_address, force=force)
+    return run_tokenize(input_uri, tokenizer, out, config, executor="ray", ray_address=ray_address, force=force,
+                        progress=PrefectProgress("tokenize"))
 
 
 @task(name="tokenize-artifacts", retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)

@@ -52,6 +52,7 @@ from tasks.ops.quality_classifier import (
     train_quality_classifier,
 )
 from tasks.readers.records import internal_error
+from tasks.progress import ProgressFn, ProgressMeter
 from tasks.runner import run_units
 
 __all__ = ["ClassifierConfig", "FilterConfig", "run_filter", "train_quality_classifier", "QualityClassifierConfig"]
@@ -222,10 +223,12 @@ def run_filter(
     executor: str = "ray",
     ray_address: str | None = None,
     force: bool = False,
+    progress: ProgressFn | None = None,
 ) -> str:
     """Filter a documents dataset into ``out``; return the published version's URI.
 
-    A rerun with the same input, config and code is a no-op; ``force`` recomputes anyway."""
+    A rerun with the same input, config and code is a no-op; ``force`` recomputes anyway.
+    ``progress`` gets an event as each input shard finishes (shards done / total, docs/s, ETA)."""
     cfg = cfg or FilterConfig()
     ds = open_dataset(input_uri, kind="documents")
     check_models(cfg)
@@ -236,12 +239,14 @@ def run_filter(
         log.info("filter: %s is already complete (same input, config and code)", writer.location)
         return writer.location
     units = [{"shard": s.to_dict(), "index": i} for i, s in enumerate(ds.shards("data"))]
+    meter = ProgressMeter(progress, "filter", len(units), unit="shards", item="docs")
     results = run_units(
         FilterShardProcessor,
         units,
         ctor_kwargs={"cfg": cfg, "input_uri": ds.uri, "location": writer.location},
         executor=executor,
         ray_address=ray_address,
+        on_result=lambda r: meter.advance(items=r["counts"]["input"]),
     )
     counts = Counts()
     shards: list[ShardInfo] = []

@@ -57,6 +57,7 @@ from tasks.readers import (
     read_input_file,
 )
 from tasks.code_digest import stage_code_digest
+from tasks.progress import ProgressFn, ProgressMeter
 from tasks.runner import run_units
 
 log = logging.getLogger(__name__)
@@ -373,12 +374,13 @@ def run_ingest(
     executor: str = "ray",
     ray_address: str | None = None,
     force: bool = False,
+    progress: ProgressFn | None = None,
 ) -> str:
     """Ingest files/directories/globs into a new version under ``out``; return its URI.
 
     ``source`` names the origin of records that carry no ``dump``/``source`` field (default: the
     name of each file's parent directory). A rerun with unchanged inputs, config and code is a
-    no-op; ``force`` recomputes anyway.
+    no-op; ``force`` recomputes anyway. ``progress`` gets an event as each input file finishes.
     """
     cfg = cfg or IngestConfig()
     files, skipped = list_input_files(list(inputs))
@@ -401,12 +403,14 @@ def run_ingest(
         }
         for i, f in enumerate(files)
     ]
+    meter = ProgressMeter(progress, "ingest", len(units), unit="files", item="docs")
     results = run_units(
         IngestFileProcessor,
         units,
         ctor_kwargs={"cfg": cfg, "location": writer.location},
         executor=executor,
         ray_address=ray_address,
+        on_result=lambda r: meter.advance(items=r["counts"]["input"]),
     )
     counts = Counts()
     by_source: dict[str, dict[str, Any]] = {}

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -89,17 +89,25 @@ def run_units(
     ray_address: str | None = None,
     concurrency: int | None = None,
     num_cpus_per_worker: float = 1.0,
+    on_result: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Process every unit and return the workers' result dicts in unit order.
 
     Units and results must be JSON-serialisable (they are small: paths, counts, shard infos).
+    ``on_result(result)`` is called in the driver as each unit finishes (in completion order):
+    drivers count progress with it (tasks/progress.py).
     """
     ctor_kwargs = ctor_kwargs or {}
     if not units:
         return []
     if executor == "local":
         processor = processor_cls(**ctor_kwargs)
-        return [processor(dict(u)) for u in units]
+        out = []
+        for u in units:
+            out.append(processor(dict(u)))
+            if on_result is not None:
+                on_result(out[-1])
+        return out
     if executor != "ray":
         raise ValueError(f"executor must be 'ray' or 'local', got {executor!r}")
 
@@ -118,7 +126,11 @@ def run_units(
         num_cpus=num_cpus_per_worker,
         batch_format="default",
     )
-    results = [json.loads(r["result"]) for r in ds.take_all()]
+    results = []
+    for row in ds.iter_rows():  # streams: a unit's row arrives when its actor finishes it
+        results.append(json.loads(row["result"]))
+        if on_result is not None:
+            on_result({k: v for k, v in results[-1].items() if k != "_order"})
     results.sort(key=lambda r: r.get("_order", 0))
     for r in results:
         r.pop("_order", None)

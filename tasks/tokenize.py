@@ -34,6 +34,7 @@ from storage import (
 from tasks.code_digest import stage_code_digest
 from tasks.ops.funnel_counts import Funnel, count_document, merge_funnels
 from tasks.ops.tokenize import TokenizeConfig, token_table, tokenize_documents
+from tasks.progress import ProgressFn, ProgressMeter
 from tasks.runner import run_units
 
 DROP_EMPTY = "tokenize_empty_text"
@@ -146,10 +147,12 @@ def run_tokenize(
     executor: str = "ray",
     ray_address: str | None = None,
     force: bool = False,
+    progress: ProgressFn | None = None,
 ) -> str:
     """Tokenize ``input_uri`` with the tokenizer at ``tokenizer_uri``; publish under ``out``; return the URI.
 
-    A rerun with the same inputs, config and code is a no-op; ``force`` recomputes anyway."""
+    A rerun with the same inputs, config and code is a no-op; ``force`` recomputes anyway.
+    ``progress`` gets an event as each input shard finishes (shards done / total, tokens/s, ETA)."""
     if not 0.0 <= cfg.val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {cfg.val_fraction}")
     ds = open_dataset(input_uri, kind="documents")
@@ -164,10 +167,13 @@ def run_tokenize(
         return writer.location
     shards_in = [s for section in INPUT_SECTIONS for s in ds.shards(section)]
     units = [{"index": i, "section": s.section, "shard": s.path} for i, s in enumerate(shards_in)]
+    meter = ProgressMeter(progress, "tokenize", len(units), unit="shards", item="tokens")
     results = run_units(
         TokenizeUnit, units,
         ctor_kwargs={"input_uri": ds.uri, "tokenizer_uri": tok_ds.uri, "location": writer.location, "cfg": asdict(cfg)},
         executor=executor, ray_address=ray_address,
+        on_result=lambda r: meter.advance(items=sum(n for key, splits in r["tokens"].items() if key.startswith("lang:")
+                                                    for n in splits.values())),
     )
     shards = [ShardInfo.from_dict(s) for r in results for s in r["shards"]]
     stats = token_stats(tok, tok_ds.uri, results)

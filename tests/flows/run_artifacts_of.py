@@ -27,3 +27,18 @@ def artifacts_of(*flow_run_ids: UUID) -> dict[str, Any]:
         return out
 
     return asyncio.run(read())
+
+
+def progress_of(flow_run_id: UUID, key: str) -> tuple[float, str]:
+    """(percent, description) of this flow run's progress artifact ``key`` (its latest version)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+
+    async def read():
+        async with get_client() as client:
+            return await client.read_artifacts(artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=[key]), flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+
+    arts = asyncio.run(read())
+    assert arts, f"no artifact {key!r} in flow run {flow_run_id}"
+    return float(arts[-1].data), arts[-1].description or ""

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from storage import open_dataset
-from tests.flows.run_artifacts_of import artifacts_of
+from tests.flows.run_artifacts_of import artifacts_of, progress_of
 from tests.tasks.filter_samples import EN_SENTENCES, ZH_SENTENCES
 from tests.tasks.test_filter import DOCS, make_documents
 
@@ -31,6 +31,9 @@ def test_filter_flow_publishes_funnel_artifacts(prefect_harness, ray_cluster, tm
     assert {name for scope, name in funnel if scope == "lang"} == set(m.stats["by_lang"])
     assert sum(r["input"] for (scope, _), r in funnel.items() if scope == "lang") == len(DOCS)
     assert m.code_digest and f"code digest `{m.code_digest[:16]}`" in arts["filter-summary"]
+    # live progress: the flow passed a callback into run_filter; its artifact ends at 100% with the last event
+    percent, description = progress_of(state.state_details.flow_run_id, "filter-progress")
+    assert percent == 100.0 and description.startswith("filter: 2/2 shards (100%)") and "docs/s" in description, description
 
     # force=True recomputes into a fresh version that LATEST names; the old one stays
     forced = filter_flow(src, str(tmp_path / "out"), {"langid": {"keep": ["en", "zh"]}}, force=True)

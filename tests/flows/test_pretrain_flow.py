@@ -42,6 +42,11 @@ def test_pretrain_flow_publishes_metrics_summary_and_checkpoint(prefect_harness,
     assert "scaling-law plan" in summary.data and "step-00000003" in summary.data
     link = asyncio.run(read("pretrain-checkpoint"))[-1]
     assert "checkpoints/step-00000003)" in link.data
+    # live progress from a thread reading config.json / metrics.jsonl while the trainer runs
+    from tests.flows.run_artifacts_of import progress_of
+
+    percent, description = progress_of(run_id, "pretrain-progress")
+    assert percent == 100.0 and description.startswith("pretrain: 3/3 steps (100%), loss ") and "tokens/s" in description, description
 
 
 def test_plan_command() -> None:

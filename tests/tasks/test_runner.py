@@ -31,8 +31,11 @@ def _units(n: int) -> list[dict]:
 
 def test_run_units_on_ray_keeps_order_and_writes_from_workers(ray_cluster, tmp_path) -> None:
     w = DatasetWriter(str(tmp_path / "out"), kind="documents", stage="square", config={"offset": 1})
-    results = run_units(SquareUnit, _units(6), ctor_kwargs={"location": w.location, "offset": 1}, executor="ray")
+    seen: list[dict] = []  # on_result: each unit's result in the driver as it finishes (progress counting)
+    results = run_units(SquareUnit, _units(6), ctor_kwargs={"location": w.location, "offset": 1}, executor="ray",
+                        on_result=seen.append)
     assert [r["first"] for r in results] == [(i * 10) ** 2 + 1 for i in range(6)]
+    assert sorted(r["first"] for r in seen) == [r["first"] for r in results] and not any("_order" in r for r in seen)
     assert all(r["pid"] != os.getpid() for r in results), "units must run in Ray worker processes"
     from storage import ShardInfo
 
