@@ -47,6 +47,7 @@ from model.flags import run_cli
 from model.finetune import check_vocab, load_init_config, save_final, tokenizer_for, write_summary
 from model.dpo_data import TokenizedPair, collate_pairs, load_preference_pairs
 from model.llama import Transformer
+from model.loop import write_json
 from model.logprobs import token_logprobs_from_logits
 from model.pretrain import BadStepGuard, MetricsLog
 from model.schedule import LRSchedule, ScheduleConfig
@@ -285,7 +286,7 @@ def main(cfg: DPOConfig) -> dict[str, Any]:
     out = Path(cfg.out)
     if rt.is_main:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "data_stats.json").write_text(json.dumps({**stats.to_dict(), "train": len(train_idx), "held_out": len(val_idx)}, indent=1))
+        write_json(out / "data_stats.json", {**stats.to_dict(), "train": len(train_idx), "held_out": len(val_idx)})
     log.info("DPO data: %s", stats.to_dict())
 
     bf16 = use_bf16(rt, cfg.dtype)

@@ -10,6 +10,7 @@ from typing import Any
 
 from model.checkpoint import CheckpointError, Checkpointer, list_checkpoints, read_meta
 from model.llama import ModelConfig
+from model.loop import write_json
 from model.pretrain import BadStepGuard
 from model.tokenizer import Tokenizer
 from model.trainer import Runtime
@@ -41,7 +42,7 @@ def save_final(out: Path, ckpt: Checkpointer, summary: dict[str, Any], save: Cal
 def write_summary(out: Path, summary: dict[str, Any], guard: BadStepGuard, rt: Runtime) -> dict[str, Any]:
     summary["skipped_steps"] = guard.total
     if rt.is_main:
-        (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+        write_json(out / "summary.json", summary)  # the done-marker: complete or absent
     return summary
 
 

@@ -32,6 +32,7 @@ from model.checkpoint import Checkpointer, CheckpointError, check_shape, list_ch
 from model.flops import device_peak_flops, estimate_memory, training_flops_per_token
 from model.flags import run_cli
 from model.llama import ModelConfig
+from model.loop import write_json
 from model.schedule import LRSchedule, ScheduleConfig
 from model.trainer import Runtime, build_model, build_optimizer, evaluate, setup_runtime, train_step, use_bf16
 
@@ -331,7 +332,7 @@ def main(cfg: TrainConfig) -> dict[str, Any]:
     start = _restore(cfg, run, out, model, optimizer, sched, train_loader, rt)
     if rt.is_main:  # after _restore, which refuses checkpoints of another shape or batch
         out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps({"train_config": dataclasses.asdict(cfg), "run": run.to_dict()}, indent=1, default=str))
+        write_json(out / "config.json", {"train_config": dataclasses.asdict(cfg), "run": run.to_dict()})
     ckpt = Checkpointer(out, keep_last=cfg.keep_last, async_save=run.async_checkpoint,
                         protect_before_step=run.schedule.first_decay_step if run.schedule.kind == "multistep" else None)
     metrics = MetricsLog(out, rt, total=run.total_steps, initial=start, progress=cfg.progress, tensorboard=cfg.tensorboard)
@@ -385,7 +386,7 @@ def main(cfg: TrainConfig) -> dict[str, Any]:
     if start >= run.total_steps and (out / "summary.json").exists():
         return {**json.loads((out / "summary.json").read_text()), "start_step": start}  # finished before: keep its summary
     if rt.is_main:
-        (out / "summary.json").write_text(json.dumps(summary, indent=1))
+        write_json(out / "summary.json", summary)
     return summary
 
 

@@ -38,6 +38,7 @@ from model.flags import run_cli
 from model.finetune import check_vocab, load_init_config, save_final, tokenizer_for, write_summary
 from model.generate import greedy_generate
 from model.llama import Transformer
+from model.loop import write_json
 from model.pretrain import BadStepGuard, MetricsLog
 from model.repetition import repetition_report
 from model.schedule import LRSchedule, ScheduleConfig
@@ -175,7 +176,7 @@ def main(cfg: SFTConfig) -> dict[str, Any]:
     out = Path(cfg.out)
     if rt.is_main:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "data_stats.json").write_text(json.dumps({**stats.to_dict(), "train": len(train), "held_out": len(val)}, indent=1))
+        write_json(out / "data_stats.json", {**stats.to_dict(), "train": len(train), "held_out": len(val)})
     log.info("SFT data: %s; %d train / %d held out", stats.to_dict(), len(train), len(val))
     loader = PackedSFTLoader(train, seq_len, cfg.batch_size, tok.pad_id, seed=cfg.seed, rank=rt.rank, world_size=rt.world_size)
     steps_per_epoch = max(1, math.ceil(loader.batches_per_epoch / cfg.grad_accum))

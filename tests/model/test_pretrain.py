@@ -217,3 +217,16 @@ def test_checkpoints_are_due_every_n_steps_and_every_m_minutes(tmp_path) -> None
     assert not _checkpoint_due(by_time, ck, 3, 20, rt)
     ck.last_save_time -= 61  # a minute since the last save
     assert _checkpoint_due(by_time, ck, 4, 20, rt)
+
+
+def test_summary_is_renamed_in_not_rewritten(tokens, tmp_path) -> None:
+    """summary.json is the stage's done-marker: it must appear complete, by rename (before the fix it was
+    rewritten in place, so a reader holding the old file saw it change, and a crash could leave a part)."""
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "summary.json").write_text('{"old": true}')
+    os.link(tmp_path / "summary.json", tmp_path / "reader.json")
+    summary = main(TrainConfig(data=tokens, preset="tiny", out=str(tmp_path), seq_len=32, steps=2, batch_size=2, eval_every=0,
+                               ckpt_every_steps=0, ckpt_every_minutes=0, **QUIET))
+    assert json.loads((tmp_path / "summary.json").read_text())["step"] == summary["step"] == 2
+    assert json.loads((tmp_path / "reader.json").read_text()) == {"old": True}
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp")]

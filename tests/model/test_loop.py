@@ -1,0 +1,39 @@
+"""The pieces every training loop shares (model/loop.py): atomic run files."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from model.finetune import write_summary
+from model.loop import write_json
+from model.pretrain import BadStepGuard
+from model.trainer import Runtime
+
+
+def test_write_json_replaces_by_rename_and_keeps_the_old_file_on_failure(tmp_path: Path) -> None:
+    path = tmp_path / "summary.json"
+    write_json(path, {"step": 1})
+    os.link(path, tmp_path / "reader.json")  # a reader holding the old file
+    write_json(path, {"step": 2})
+    assert json.loads(path.read_text()) == {"step": 2}
+    assert json.loads((tmp_path / "reader.json").read_text()) == {"step": 1}  # a new file was renamed in; the old one untouched
+    looped: dict = {}
+    looped["self"] = looped
+    with pytest.raises(ValueError, match="Circular"):
+        write_json(path, looped)
+    assert json.loads(path.read_text()) == {"step": 2}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reader.json", "summary.json"]  # no temporary file left
+
+
+def test_finetune_summary_is_renamed_in(tmp_path: Path) -> None:
+    """SFT and DPO write their done-marker through ``write_summary``; before the fix it rewrote the file in place."""
+    (tmp_path / "summary.json").write_text('{"old": true}')
+    os.link(tmp_path / "summary.json", tmp_path / "reader.json")
+    write_summary(tmp_path, {"step": 3}, BadStepGuard(5), Runtime(device=torch.device("cpu")))
+    assert json.loads((tmp_path / "summary.json").read_text()) == {"step": 3, "skipped_steps": 0}
+    assert json.loads((tmp_path / "reader.json").read_text()) == {"old": True}
