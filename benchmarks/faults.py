@@ -451,8 +451,8 @@ def build_pipeline(work: Path, docs: int, dumps: int) -> Pipeline:
     times = json.loads(times_file.read_text()) if times_file.exists() else {}
     for stage in DATA_STAGES:
         if stage == "tokenize":
-            res = run_cli(["train-tokenizer", p.clean["dedup"]["uri"], "--out", p.tokenizer, "--vocab-size", "1000",
-                           "--character-coverage", "0.995", "--no-prefect"], work / "train-tokenizer.log")
+            res = run_cli(["train-tokenizer", p.clean["dedup"]["uri"], "--out", p.tokenizer, "--vocab-size", "2000",
+                           "--character-coverage", "0.99", "--no-prefect"], work / "train-tokenizer.log")
             if res["rc"] != 0:
                 raise RuntimeError(f"train-tokenizer failed:\n{res['tail']}")
         out = work / f"clean-{docs}x{dumps}" / stage
@@ -522,6 +522,7 @@ def pretrain_kills(tokens: str, work: Path, moments: list[str]) -> tuple[dict[st
     from model.checkpoint import list_checkpoints
 
     ref_dir = work / "clean"
+    work.mkdir(parents=True, exist_ok=True)
     res = run_cli(pretrain_args(tokens, ref_dir), work / "clean.log")
     if res["rc"] != 0:
         raise RuntimeError(f"clean pretrain failed:\n{res['tail']}")
@@ -547,7 +548,7 @@ def pretrain_kills(tokens: str, work: Path, moments: list[str]) -> tuple[dict[st
         killed_at = max(train_losses(out) or [0])
         rerun = run_cli(pretrain_args(tokens, out), d / "rerun.log")
         got = train_losses(out)
-        summary = json.loads(rerun["log"].strip().splitlines()[-1]) if rerun["rc"] == 0 else {}
+        summary = json.loads((out / "summary.json").read_text()) if rerun["rc"] == 0 and (out / "summary.json").exists() else {}
         diffs = [abs(x - ref_losses[s][0]) for s, xs in got.items() for x in xs if s in ref_losses]
         max_loss_diff = max(diffs) if diffs else None
         wdiff = _max_weight_diff(ref_w, _weights(out)) if rerun["rc"] == 0 else None
@@ -581,7 +582,7 @@ def _refusal(res: dict[str, Any], name: str, trained: bool | None = None) -> dic
     log = res["log"]
     lines = [ln for ln in log.splitlines() if ln.startswith("error:") or "Error" in ln]
     return {"rc": res["rc"], "refused": res["rc"] != 0 and (trained is not True), "names_the_file": name in log,
-            "traceback": "Traceback (most recent call last)" in log, "message": (lines[-1] if lines else log.strip().splitlines()[-1:] or [""])[0][:300],
+            "traceback": "Traceback (most recent call last)" in log, "message": (lines[-1] if lines else (log.strip().splitlines() or [""])[-1])[:300],
             **({"trained_on_it": trained} if trained is not None else {})}
 
 
@@ -590,6 +591,7 @@ def corruptions(p: Pipeline, tokens_uri: str, pretrain_ref: Path | None, work: P
     from storage import open_dataset
 
     rows = []
+    work.mkdir(parents=True, exist_ok=True)
     # a document shard, read by filter
     docs = work / "docs"
     shutil.copytree(Path(p.clean["ingest"]["uri"]).parent, docs, symlinks=True)
@@ -622,7 +624,7 @@ def corruptions(p: Pipeline, tokens_uri: str, pretrain_ref: Path | None, work: P
         target = max(ck.glob("*.distcp"), key=lambda f: f.stat().st_size)
         flip_byte(target)
         res = run_cli(pretrain_args(tokens_uri, run), work / "ckpt.log")
-        resumed = json.loads(res["log"].strip().splitlines()[-1]).get("start_step") if res["rc"] == 0 else None
+        resumed = json.loads((run / "summary.json").read_text()).get("start_step") if (run / "summary.json").exists() else None
         rows.append({"what": f"checkpoint step {step} -> longterm pretrain (resume)", "file": f"{ck.name}/{target.name}",
                      **_refusal(res, target.name, trained=resumed is not None and resumed > 0)})
     for r in rows:

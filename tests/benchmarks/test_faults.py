@@ -9,6 +9,7 @@ rerun of the same command publishes the digest of a clean run and repairs LATEST
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,28 @@ def test_a_file_name_that_is_not_utf8_is_quarantined_by_name(tmp_path: Path) -> 
     row = faults.measure_kind(kind, tmp_path)
     assert row["good_kept"] == 3 and row["quarantined"] == 2, row
     assert any("bad-\\xff\\xfe.jsonl" in e or "not valid UTF-8" in e for e in row["quarantine_errors"]), row
+
+
+@pytest.mark.timeout(180)
+def test_ingest_killed_between_manifest_and_latest_reruns_to_the_clean_digest(tmp_path: Path) -> None:
+    from storage import open_dataset
+    from tasks.demo_crawl import generate_demo_crawl
+    from tasks.ingest import IngestConfig, run_ingest
+
+    crawl = tmp_path / "crawl"
+    generate_demo_crawl(str(crawl), num_docs=60, num_dumps=2, seed=0)
+    dumps = sorted(str(d) for d in crawl.glob("dump-*"))
+    clean = open_dataset(run_ingest(dumps, str(tmp_path / "clean"), IngestConfig(), executor="local"))
+
+    out = tmp_path / "out"
+    args = ["ingest", *dumps, "--out", str(out), "--no-prefect"]
+    killed = faults.run_and_kill(args, tmp_path / "killed.log", None, die_at="before_latest", timeout=150)
+    assert killed.rc == -signal.SIGKILL, killed.log[-2000:]
+    view = faults.reader_view(out)
+    assert view["pending"] and view["LATEST"] is None, view  # died after manifest.json, before LATEST
+    assert view["reader"] == "complete version" and view["digest"] == clean.digest, view
+
+    rerun = faults.run_cli(args, tmp_path / "rerun.log", timeout=150)
+    assert rerun["rc"] == 0, rerun["tail"]
+    after = faults.reader_view(out)
+    assert after["digest"] == clean.digest and after["LATEST"] == Path(clean.uri).name and not after["pending"], after
