@@ -51,7 +51,7 @@ def _subset(uri: str, half: bool, work: str) -> tuple[str, list[str], int]:
 def run_ours(uri: str, workers: int, work: str) -> dict[str, Any]:
     from storage import open_dataset
     from tasks.dedup import DedupConfig, run_dedup
-    from tasks.runner import init_ray
+    from tasks.executor import init_ray
 
     init_ray(num_cpus=workers)
     cpu0 = time.process_time()

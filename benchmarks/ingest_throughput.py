@@ -94,7 +94,7 @@ def main() -> None:
     args = ap.parse_args()
     executors = ["local", "ray"] if args.executor == "both" else [args.executor]
     if "ray" in executors:
-        from tasks.runner import init_ray
+        from tasks.executor import init_ray
 
         init_ray()
     work = tempfile.mkdtemp(prefix="bench-ingest-")

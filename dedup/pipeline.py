@@ -19,7 +19,9 @@ Every document has a global ``doc_index``; its *node key* (int64) orders survivo
 
 so the smallest node key of a component is its survivor, deterministically.
 
-Run with ``run_phases(ctx, executor)``; the stage driver is ``tasks/dedup.py``. DeepSeek's Table 1
+Run with ``run_phases(ctx, map_units)``: ``map_units(fn, units) -> results in unit order`` runs a
+phase's units; the stage driver (``tasks/dedup.py``) passes the Ray executor's, and the default
+runs them one after another in this process (this package never imports Ray). DeepSeek's Table 1
 (removal when deduplicating the first 1, 2, 4 ... dumps together) is computed once from the
 clusters (:func:`removal_by_dumps`): a cluster counts in prefix k with its members from the
 first k dumps, one of which survives.
@@ -27,9 +29,14 @@ first k dumps, one of which survives.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import resource
+import sys
+import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -43,12 +50,14 @@ from dedup.index import DOC_BITS, segment_store
 from dedup.intermediates import PhaseStore
 from dedup.lsh import KEY_SALT, band_rows, bucket_pairs
 from dedup.minhash import MinhashConfig, band_hashes, compute_signatures
-from dedup.ray_ops import run_units
 from dedup.shingles import jaccard_bottom_k, jaccard_sorted, shingle_sets
 from storage import DROPPED_SCHEMA, ShardInfo, open_dataset, write_shard
 from storage.schema import conform_documents
 
 log = logging.getLogger(__name__)
+
+UnitFn = Callable[[dict[str, Any]], dict[str, Any]]
+MapUnits = Callable[[UnitFn, Sequence[dict[str, Any]]], list[dict[str, Any]]]
 
 RANK_BITS = 22
 DOC_MASK = (1 << DOC_BITS) - 1
@@ -625,8 +634,23 @@ def segment_unit(unit: dict[str, Any]) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- driver
 
 
-def _run(phase: str, fn: Any, units: list[dict[str, Any]], executor: str, workers: int | None, report: dict[str, Any], **kw: Any) -> list[dict[str, Any]]:
-    results = run_units(fn, units, executor=executor, max_workers=workers, **kw)
+def local_map(fn: UnitFn, units: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The default ``map_units``: every unit in this process, in order."""
+    return [fn(dict(u)) for u in units]
+
+
+def run_measured(fn: UnitFn, unit: dict[str, Any]) -> dict[str, Any]:
+    """Run one unit and add its CPU seconds and the worker's peak RSS (MB) to the result."""
+    cpu = time.process_time()
+    result = dict(fn(unit))
+    result["_cpu_s"] = time.process_time() - cpu
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result["_peak_rss_mb"] = rss / (1 << 20) if sys.platform == "darwin" else rss / 1024
+    return result
+
+
+def _run(phase: str, fn: UnitFn, units: list[dict[str, Any]], map_units: MapUnits, report: dict[str, Any]) -> list[dict[str, Any]]:
+    results = map_units(functools.partial(run_measured, fn), units) if units else []
     done = sum(1 for r in results if r.get("skipped"))
     entry = report.setdefault(phase, {"units": 0, "skipped": 0, "cpu_s": 0.0, "peak_rss_mb": 0.0})
     entry["units"] += len(results)
@@ -637,23 +661,23 @@ def _run(phase: str, fn: Any, units: list[dict[str, Any]], executor: str, worker
     return results
 
 
-def run_graph(ctx: dict[str, Any], executor: str, workers: int | None, report: dict[str, Any]) -> dict[str, Any]:
+def run_graph(ctx: dict[str, Any], map_units: MapUnits, report: dict[str, Any]) -> dict[str, Any]:
     """candidates -> verify -> components (until no messages) -> finalize; returns counts."""
     P = ctx["partitions"]
-    cand = _run("candidates", candidates_unit, [{"ctx": ctx, "part": p} for p in range(P)], executor, workers, report)
+    cand = _run("candidates", candidates_unit, [{"ctx": ctx, "part": p} for p in range(P)], map_units, report)
     ver = []
     # verify only the doc shards that received candidates (not every index shard of the history)
     ctx = {**ctx, "verify_shards": sorted({v for x in cand for v in x.get("cand_shards", [])})}
     if _cfg(ctx).verify_jaccard is not None:
-        ver = _run("verify", verify_unit, [{"ctx": ctx, "shard": v} for v in ctx["verify_shards"]], executor, workers, report)
+        ver = _run("verify", verify_unit, [{"ctx": ctx, "shard": v} for v in ctx["verify_shards"]], map_units, report)
     r = 0
     while True:
-        res = _run("components", components_unit, [{"ctx": ctx, "part": q, "round": r} for q in range(P)], executor, workers, report)
+        res = _run("components", components_unit, [{"ctx": ctx, "part": q, "round": r} for q in range(P)], map_units, report)
         if sum(x["messages"] for x in res) == 0:
             break
         r += 1
     ctx = {**ctx, "final_round": r}
-    fin = _run("finalize", finalize_unit, [{"ctx": ctx, "part": q} for q in range(P)], executor, workers, report)
+    fin = _run("finalize", finalize_unit, [{"ctx": ctx, "part": q} for q in range(P)], map_units, report)
     ctx = {**ctx, "surv_shards": sorted({v for x in fin for v in x.get("req_shards", [])})}
     return {
         "ctx": ctx,
@@ -664,22 +688,19 @@ def run_graph(ctx: dict[str, Any], executor: str, workers: int | None, report: d
     }
 
 
-def run_phases(ctx: dict[str, Any], executor: str = "ray", workers: int | None = None) -> dict[str, Any]:
+def run_phases(ctx: dict[str, Any], map_units: MapUnits = local_map) -> dict[str, Any]:
     """Run every phase; return per-unit filter results, this run's segment files and the stage statistics.
 
     ``ctx``: work, minhash, partitions, url_dedup, shards (index docs files + input shards, by lo),
     index_root, segments (the index segments read), segment_out (this run's segment name),
     index_shingles, out_location."""
     report: dict[str, Any] = {}
-    sig = _run(
-        "signatures", signatures_unit, [{"ctx": ctx, "shard": s} for s in _inputs(ctx)], executor, workers, report,
-        use_ray_data=executor == "ray" and ctx.get("ray_data", False),
-    )
-    graph = run_graph(ctx, executor, workers, report)
+    sig = _run("signatures", signatures_unit, [{"ctx": ctx, "shard": s} for s in _inputs(ctx)], map_units, report)
+    graph = run_graph(ctx, map_units, report)
     ctx = graph["ctx"]
-    _run("survivors", survivors_unit, [{"ctx": ctx, "shard": v} for v in ctx["surv_shards"]], executor, workers, report)
-    filt = _run("filter", filter_unit, [{"ctx": ctx, "shard": s} for s in _inputs(ctx)], executor, workers, report)
-    seg = _run("segment", segment_unit, [{"ctx": ctx, "part": p} for p in range(ctx["partitions"])], executor, workers, report)
+    _run("survivors", survivors_unit, [{"ctx": ctx, "shard": v} for v in ctx["surv_shards"]], map_units, report)
+    filt = _run("filter", filter_unit, [{"ctx": ctx, "shard": s} for s in _inputs(ctx)], map_units, report)
+    seg = _run("segment", segment_unit, [{"ctx": ctx, "part": p} for p in range(ctx["partitions"])], map_units, report)
     by_source: Counter[str] = Counter()
     for x in sig:
         by_source.update(x["by_source"])

@@ -25,6 +25,7 @@ the manifest digest: a resumed run publishes the digest of a clean run).
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -36,6 +37,7 @@ from dedup.pipeline import filter_unit, run_phases  # noqa: F401  (filter_unit: 
 from storage import Counts, DatasetError, DatasetWriter, ShardInfo, open_dataset
 from storage.uri import filesystem_for, join
 from tasks.code_digest import stage_code_digest
+from tasks.executor import check_executor, init_ray, map_units
 
 log = logging.getLogger(__name__)
 
@@ -147,11 +149,11 @@ def _run_locked(datasets: list[Any], writer: DatasetWriter, root: str, cfg: Dedu
         "url_dedup": cfg.url_dedup, "out_location": writer.location, "index_root": root, "segments": segments,
         "segment_out": writer.name, "index_shingles": cfg.index_shingles,
     }
+    check_executor(executor)
     if executor == "ray":
-        from tasks.runner import init_ray
-
         init_ray(ray_address)
-    result = run_phases(ctx, executor=executor, workers=cfg.workers)
+    # dedup/ never imports Ray: the phases get this stage's executor as a map_units callable
+    result = run_phases(ctx, functools.partial(map_units, executor=executor, concurrency=cfg.workers))
 
     # the index first (segment.json, then the manifest), then the output: a crash in between
     # reruns this run against the index without its own segment

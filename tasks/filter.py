@@ -53,7 +53,7 @@ from tasks.ops.quality_classifier import (
 )
 from tasks.readers.records import internal_error
 from tasks.progress import ProgressFn, ProgressMeter
-from tasks.runner import run_units
+from tasks.executor import map_units
 
 __all__ = ["ClassifierConfig", "FilterConfig", "run_filter", "train_quality_classifier", "QualityClassifierConfig"]
 
@@ -240,12 +240,12 @@ def run_filter(
         return writer.location
     units = [{"shard": s.to_dict(), "index": i} for i, s in enumerate(ds.shards("data"))]
     meter = ProgressMeter(progress, "filter", len(units), unit="shards", item="docs")
-    results = run_units(
+    results = map_units(
         FilterShardProcessor,
         units,
         ctor_kwargs={"cfg": cfg, "input_uri": ds.uri, "location": writer.location},
         executor=executor,
-        ray_address=ray_address,
+        address=ray_address,
         on_result=lambda r: meter.advance(items=r["counts"]["input"]),
     )
     counts = Counts()

@@ -58,7 +58,7 @@ from tasks.readers import (
 )
 from tasks.code_digest import stage_code_digest
 from tasks.progress import ProgressFn, ProgressMeter
-from tasks.runner import run_units
+from tasks.executor import map_units
 
 log = logging.getLogger(__name__)
 
@@ -404,12 +404,12 @@ def run_ingest(
         for i, f in enumerate(files)
     ]
     meter = ProgressMeter(progress, "ingest", len(units), unit="files", item="docs")
-    results = run_units(
+    results = map_units(
         IngestFileProcessor,
         units,
         ctor_kwargs={"cfg": cfg, "location": writer.location},
         executor=executor,
-        ray_address=ray_address,
+        address=ray_address,
         on_result=lambda r: meter.advance(items=r["counts"]["input"]),
     )
     counts = Counts()

@@ -5,7 +5,7 @@ reports through a :class:`ProgressMeter`; the flow layer passes a callback that 
 :class:`ProgressEvent` into a Prefect progress artifact and a log line (flows/run_artifacts.py)::
 
     meter = ProgressMeter(progress, "filter", total=len(units), unit="shards", item="docs")
-    run_units(..., on_result=lambda r: meter.advance(items=r["counts"]["input"]))
+    map_units(..., on_result=lambda r: meter.advance(items=r["counts"]["input"]))
 
 With ``progress=None`` the meter does nothing, so the pure layers run the same without a flow.
 """

@@ -2,7 +2,7 @@
 
     longterm remix runs/dedup --out runs/remix --config configs/remix.yaml
 
-Two passes over the input shards, each one Ray unit per shard (``tasks.runner.run_units``):
+Two passes over the input shards, each one Ray unit per shard (``tasks.executor.map_units``):
 1. measure: label every document (language, source, registered domain -> group) and sum documents
    and bytes per (language, group);
 2. sample: with the rates planned from those sizes (``tasks.ops.remix.plan_rates``), write for
@@ -30,7 +30,7 @@ from tasks.code_digest import stage_code_digest
 from tasks.config import to_mapping
 from tasks.ops.funnel_counts import Funnel, count_document, merge_funnels
 from tasks.ops.remix import Cell, DomainGrouper, RemixConfig, copies_of, plan_rates, with_metadata
-from tasks.runner import run_units
+from tasks.executor import map_units
 
 DROP_DOWNSAMPLED = "remix_downsampled"
 REPEATS = "repeats"
@@ -166,15 +166,15 @@ def run_remix(
     if writer.reuse():
         return writer.location
     units = [{"index": i, "shard": s.path} for i, s in enumerate(ds.shards("data"))]
-    measured = run_units(RemixMeasureUnit, units, ctor_kwargs={"input_uri": ds.uri, "cfg": cfg},
-                         executor=executor, ray_address=ray_address)
+    measured = map_units(RemixMeasureUnit, units, ctor_kwargs={"input_uri": ds.uri, "cfg": cfg},
+                         executor=executor, address=ray_address)
     before = {lang: {g: Cell(*v) for g, v in groups.items()}
               for lang, groups in _merge_cells([m["cells"] for m in measured], 2).items()}
     plan = plan_rates(before, cfg)
     rates = {lang: {g: p["rate"] for g, p in groups.items()} for lang, groups in plan.items()}
-    sampled = run_units(RemixSampleUnit, units,
+    sampled = map_units(RemixSampleUnit, units,
                         ctor_kwargs={"input_uri": ds.uri, "location": writer.location, "cfg": cfg, "rates": rates},
-                        executor=executor, ray_address=ray_address)
+                        executor=executor, address=ray_address)
     shards = [ShardInfo.from_dict(s) for r in sampled for s in r["shards"]]
     after = _merge_cells([r["after"] for r in sampled], 3)
     by_lang = merge_funnels([r["funnel"]["by_lang"] for r in sampled])

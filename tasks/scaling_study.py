@@ -19,6 +19,7 @@ optional held-out larger run predicted from the fits, ``OUT/report.json`` and ``
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -33,6 +34,7 @@ from storage import write_bytes_atomic
 from model.flops import flops_per_token
 from model.scaling_fit import NEAR_OPTIMAL_TOLERANCE, HyperparameterFit, StudyFit, fit_hyperparameters, fit_study, write_laws
 from tasks.config import parse, to_mapping
+from tasks.executor import check_executor, iter_units
 
 log = logging.getLogger("longterm.scaling_study")
 
@@ -200,28 +202,13 @@ def run_points(points: list[dict[str, Any]], cfg: StudyConfig, results: Path, *,
             f.flush()
             log.info("%s: %s loss=%s (%ss)", row["id"], row["status"], row.get("loss"), row.get("seconds"))
 
-        if executor == "local":
-            for p in todo:
-                record(run_point(p, rcfg))
-        elif executor == "ray":
-            import ray
-
-            from tasks.runner import init_ray
-
-            init_ray(ray_address)
-            remote = ray.remote(num_cpus=cfg.cpus_per_run, num_gpus=cfg.gpus_per_run, max_retries=0)(run_point)
-            pending = {remote.remote(p, rcfg): p for p in todo}
-            while pending:
-                ready, _ = ray.wait(list(pending), num_returns=1)
-                for ref in ready:
-                    p = pending.pop(ref)
-                    try:
-                        row = ray.get(ref)
-                    except Exception as e:  # noqa: BLE001 - a worker crash (OOM kill) is a failed run too
-                        row = {**p, "status": "failed", "loss": None, "error": f"{type(e).__name__}: {e}"}
-                    record(row)
-        else:
-            raise ValueError(f"executor must be 'ray' or 'local', got {executor!r}")
+        check_executor(executor)
+        runs = iter_units(functools.partial(run_point, cfg=rcfg), todo, executor=executor, address=ray_address,
+                          resources={"num_cpus": cfg.cpus_per_run, "num_gpus": cfg.gpus_per_run}, max_retries=0, errors="return")
+        for i, row in runs:
+            if isinstance(row, Exception):  # a worker crash (OOM kill) is a failed run too
+                row = {**todo[i], "status": "failed", "loss": None, "error": f"{type(row).__name__}: {row}"}
+            record(row)
     return [done[p["id"]] for p in points if p["id"] in done]
 
 

@@ -2,7 +2,7 @@
 
     longterm tokenize runs/remix --tokenizer runs/tokenizer --out runs/tokens
 
-One Ray unit per input shard (``tasks.runner.run_units``; each actor loads SentencePiece once). The
+One Ray unit per input shard (``tasks.executor.map_units``; each actor loads SentencePiece once). The
 input shards are ``data/`` plus, for a remix output, ``repeats/`` (extra copies of upsampled documents).
 Output: a dataset of kind ``tokens`` with sections ``train`` (``train/part-UUUUU-KKK.arrow``) and
 ``val`` (``val/<lang>-UUUUU.arrow``, ``attrs={"lang": ...}``), each an uncompressed Arrow IPC file
@@ -35,7 +35,7 @@ from tasks.code_digest import stage_code_digest
 from tasks.ops.funnel_counts import Funnel, count_document, merge_funnels
 from tasks.ops.tokenize import TokenizeConfig, token_table, tokenize_documents
 from tasks.progress import ProgressFn, ProgressMeter
-from tasks.runner import run_units
+from tasks.executor import map_units
 
 DROP_EMPTY = "tokenize_empty_text"
 COLUMNS = ["id", "text", "url", "source", "lang", "metadata"]
@@ -168,10 +168,10 @@ def run_tokenize(
     shards_in = [s for section in INPUT_SECTIONS for s in ds.shards(section)]
     units = [{"index": i, "section": s.section, "shard": s.path} for i, s in enumerate(shards_in)]
     meter = ProgressMeter(progress, "tokenize", len(units), unit="shards", item="tokens")
-    results = run_units(
+    results = map_units(
         TokenizeUnit, units,
         ctor_kwargs={"input_uri": ds.uri, "tokenizer_uri": tok_ds.uri, "location": writer.location, "cfg": asdict(cfg)},
-        executor=executor, ray_address=ray_address,
+        executor=executor, address=ray_address,
         on_result=lambda r: meter.advance(items=sum(n for key, splits in r["tokens"].items() if key.startswith("lang:")
                                                     for n in splits.values())),
     )

@@ -25,7 +25,7 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def ray_cluster():
     """A real local Ray cluster shared by the whole session."""
-    from tasks.runner import init_ray
+    from tasks.executor import init_ray
 
     init_ray(num_cpus=2)
     import ray
