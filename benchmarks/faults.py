@@ -24,7 +24,7 @@ Parts (each row of the report says what was done and what came of it):
 * ``corrupt``: one byte flipped in a document shard (then ``longterm filter``), in a token shard
   (``longterm pretrain``) and in a checkpoint (``longterm pretrain`` resuming from it): refused or
   not, exit code, whether the message names the file, whether a traceback was printed.
-* ``ray``: a Ray Data worker of the stage's own local cluster killed mid-stage (``longterm
+* ``ray``: a Ray worker (``tasks.executor`` actor) of the stage's own local cluster killed mid-stage (``longterm
   filter``): the stage's exit, its message, and whether the result is the clean digest.
 
 Inputs are the deterministic demo crawl (``--docs``, default 300 pages in 3 dumps) and the tiny
@@ -641,7 +641,7 @@ def ray_worker_kill(p: Pipeline, work: Path, stage: str = "filter") -> dict[str,
     victim: dict[str, Any] = {}
 
     def on_poll(kids: set[int]) -> bool:
-        workers = sorted(k for k in kids if _cmdline(k).startswith("ray::MapWorker"))
+        workers = sorted(k for k in kids if _cmdline(k).startswith("ray::UnitWorker"))  # tasks.executor's actors
         if not workers:
             return False
         if "seen_at" not in victim:

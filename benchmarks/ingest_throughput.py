@@ -9,7 +9,7 @@ a few % broken lines and whitespace-only docs) written as ``--files`` gzip files
 benchmark copies the given WARC files ``--repeat`` times (so there are enough units for the
 workers) and reports HTML responses per second: this is dominated by trafilatura extraction.
 Each measurement is a fresh output directory (no content-addressed shortcut); Ray start-up is
-excluded (``init_ray`` runs first), Ray Data scheduling and actor start-up are included (the
+excluded (``init_ray`` runs first), Ray scheduling and actor start-up are included (the
 JSONL Ray measurement is repeated: the second run finds worker processes with warm imports).
 """
 

@@ -211,8 +211,8 @@ def _call_unit(fn: Callable[[Any], Any], unit: Any) -> Any:
     return fn(unit)
 
 
-class _UnitActor:
-    """One worker of a class's actor pool: set up once, then one unit per call."""
+class UnitWorker:
+    """One worker of a class's actor pool (process title ``ray::UnitWorker``): set up once, then one unit per call."""
 
     def __init__(self, cls: type, ctor_kwargs: dict[str, Any]) -> None:
         self.processor = cls(**ctor_kwargs)
@@ -234,7 +234,7 @@ def _iter_ray(fn_or_class: Any, units: Sequence[Any], concurrency: int | None, r
     slots = max(1, min(len(units), concurrency))
     is_class = isinstance(fn_or_class, type)
     if is_class:
-        actor_cls = ray.remote(_UnitActor).options(**resources)
+        actor_cls = ray.remote(UnitWorker).options(**resources)
         free = [actor_cls.remote(fn_or_class, ctor_kwargs) for _ in range(slots)]
 
         def submit(i: int) -> tuple[Any, Any]:
