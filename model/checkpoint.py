@@ -5,8 +5,14 @@ Layout of one checkpoint (``RUN/checkpoints/step-00001000/``)::
 
     .metadata, __*_*.distcp   DCP: model and optimizer state (sharded under FSDP, resharded on load)
     rank-00000.json           per rank: loader state and RNG states (torch CPU/CUDA, numpy, python)
+    digests.json              written by rank 0 once every other file is complete: size and sha256 of each
     meta.json                 written LAST by rank 0: step, tokens seen, model config, train config,
-                              schedule state, world size. A directory without it is incomplete.
+                              schedule state, world size, the sha256 of digests.json and of meta.json's own
+                              content. A directory without it is incomplete.
+
+Loading checks meta.json against its own digest and every file against digests.json before DCP reads
+anything, and refuses a corrupt checkpoint with a ``CheckpointError`` naming the file (under torchrun
+the ranks share the hashing). Checkpoints written before digests existed load unchecked.
 
 Saves are asynchronous when asked (``dcp.async_save``: the state is staged to host memory, then written
 by a background thread while training continues); ``meta.json`` goes in only once the write finished.
@@ -20,6 +26,7 @@ only, and tensors/bytes entries with ``torch.load(weights_only=True)`` (DCP's de
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import pickle
 import random
@@ -28,7 +35,7 @@ import shutil
 import time
 import warnings
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +59,7 @@ warnings.filterwarnings("ignore", message="torch.distributed is disabled")  # si
 
 FORMAT = 1
 META = "meta.json"
+DIGESTS = "digests.json"
 STEP_DIR = re.compile(r"^step-(\d{8})$")
 SHAPE_FIELDS = ("vocab_size", "n_layer", "d_model", "n_head", "n_kv_head", "ffn_hidden")
 
@@ -142,9 +150,86 @@ def _json_default(o: Any) -> Any:
 
 
 def _write_json(path: Path, obj: Any) -> None:
+    _write_bytes(path, json.dumps(obj, default=_json_default, indent=1).encode())
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".tmp-{path.name}")
-    tmp.write_text(json.dumps(obj, default=_json_default, indent=1))
+    tmp.write_bytes(data)
     tmp.replace(path)
+
+
+# ----------------------------------------------------------------------------- digests
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 22):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _meta_digest(meta: dict[str, Any]) -> str:
+    """sha256 of meta.json's content (in its JSON form, keys sorted), leaving out this digest itself."""
+    plain = json.loads(json.dumps({k: v for k, v in meta.items() if k != "meta_sha256"}, default=_json_default))
+    return hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()
+
+
+def seal(path: str | Path, meta: dict[str, Any]) -> None:
+    """Commit a checkpoint whose files are all written: ``digests.json`` (size and sha256 of every other
+    file), then ``meta.json`` (the commit marker) carrying the sha256 of digests.json and of itself."""
+    path = Path(path)
+    files = {
+        f.name: {"bytes": f.stat().st_size, "sha256": _sha256_file(f)}
+        for f in sorted(path.iterdir())
+        if f.is_file() and f.name not in (META, DIGESTS) and not f.name.startswith(".tmp-")
+    }
+    body = json.dumps({"algorithm": "sha256", "files": files}, indent=1).encode()
+    _write_bytes(path / DIGESTS, body)
+    meta = {**meta, "digests_sha256": hashlib.sha256(body).hexdigest()}
+    _write_json(path / META, {**meta, "meta_sha256": _meta_digest(meta)})
+
+
+def _check_file(path: Path, name: str, want: dict[str, Any]) -> str | None:
+    """Why ``path/name`` does not match its digest entry, or None."""
+    f = path / name
+    try:
+        size = f.stat().st_size
+    except OSError:
+        return f"{f}: listed in {DIGESTS} but missing"
+    if size != want["bytes"]:
+        return f"{f}: {size} bytes but {DIGESTS} says {want['bytes']} (truncated or overwritten)"
+    if _sha256_file(f) != want["sha256"]:
+        return f"{f}: sha256 differs from {DIGESTS} (the file was modified or corrupted)"
+    return None
+
+
+def verify_checkpoint(ckpt: str | Path, meta: dict[str, Any] | None = None) -> None:
+    """Check every file of a checkpoint against its ``digests.json``; ``CheckpointError`` naming the
+    first bad one. Collective under torch.distributed (each rank hashes a share of the files, biggest
+    first, dealt round-robin; all ranks raise the same error), so call it on every rank, as DCP loads."""
+    path = resolve_checkpoint(ckpt)
+    meta = read_meta(path) if meta is None else meta
+    if "digests_sha256" not in meta:
+        return  # saved before checkpoints carried digests: nothing to check against
+    hint = f"the checkpoint cannot be trusted: delete {path} to resume from the one before it"
+    try:
+        body = (path / DIGESTS).read_bytes()
+    except OSError as e:
+        raise CheckpointError(f"{path / DIGESTS}: missing ({e.strerror}); {hint}") from None
+    if hashlib.sha256(body).hexdigest() != meta["digests_sha256"]:
+        raise CheckpointError(f"{path / DIGESTS}: sha256 differs from the one in {META} (modified or corrupted); {hint}")
+    files = json.loads(body)["files"]
+    names = sorted(files, key=lambda n: (-int(files[n]["bytes"]), n))
+    rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+    bad = next((why for n in names[rank::world] if (why := _check_file(path, n, files[n]))), None)
+    if world > 1:
+        found: list[str | None] = [None] * world
+        dist.all_gather_object(found, bad)
+        bad = next((b for b in found if b), None)
+    if bad:
+        raise CheckpointError(f"{bad}; {hint}")
 
 
 # ----------------------------------------------------------------------------- finding checkpoints
@@ -178,10 +263,17 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 
 def read_meta(ckpt: str | Path) -> dict[str, Any]:
+    """meta.json of a checkpoint, checked against its own digest (a flipped byte is refused by name)."""
     ckpt = resolve_checkpoint(ckpt)
-    meta = json.loads((ckpt / META).read_text())
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{ckpt}: checkpoint format {meta.get('format')!r}, this code reads {FORMAT}")
+    try:
+        meta = json.loads((ckpt / META).read_bytes().decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{ckpt / META}: not valid JSON ({e}); the checkpoint is corrupt: delete {ckpt} to resume from the one before it") from None
+    fmt = meta.get("format") if isinstance(meta, dict) else None
+    if fmt != FORMAT:
+        raise CheckpointError(f"{ckpt}: checkpoint format {fmt!r}, this code reads {FORMAT}")
+    if "meta_sha256" in meta and _meta_digest(meta) != meta["meta_sha256"]:
+        raise CheckpointError(f"{ckpt / META}: content differs from its meta_sha256 (modified or corrupted); delete {ckpt} to resume from the one before it")
     return meta
 
 
@@ -207,7 +299,8 @@ class Checkpointer:
         self.async_save = async_save
         self.protect_before_step = protect_before_step
         self.rank = dist.get_rank() if dist.is_initialized() else 0
-        self._pending: tuple[Future, Callable[[], None]] | None = None
+        self._pending: Future | None = None
+        self._committer: ThreadPoolExecutor | None = None  # async saves: digests + meta.json off the training thread
         self.last_save_time = time.monotonic()
 
     def save(self, step: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer, *, meta: dict[str, Any], rank_state: dict[str, Any]) -> Path:
@@ -223,14 +316,18 @@ class Checkpointer:
         _write_json(path / f"rank-{self.rank:05d}.json", {**rank_state, "rng": rng_state()})
         full_meta = {"format": FORMAT, "step": step, "world_size": dist.get_world_size() if dist.is_initialized() else 1, "saved_at": time.time(), **meta}
 
-        def finish() -> None:
-            if self.rank == 0:
-                _write_json(path / META, full_meta)
+        def finish(written: Future | None = None) -> None:
+            if written is not None:
+                written.result()
+            if self.rank == 0:  # every rank's files are complete once DCP's save returned on rank 0
+                seal(path, full_meta)
                 self._prune()
 
         state = {"model": msd, "optim": osd}
         if self.async_save:
-            self._pending = (dcp.async_save(state, checkpoint_id=str(path), no_dist=not dist.is_initialized()), finish)
+            written = dcp.async_save(state, checkpoint_id=str(path), no_dist=not dist.is_initialized())
+            self._committer = self._committer or ThreadPoolExecutor(1, thread_name_prefix="checkpoint-commit")
+            self._pending = self._committer.submit(finish, written)
         else:
             dcp.save(state, checkpoint_id=str(path), no_dist=not dist.is_initialized())
             finish()
@@ -239,15 +336,13 @@ class Checkpointer:
 
     def poll(self) -> None:
         """Finish an async save if its write has completed (cheap; call every step)."""
-        if self._pending is not None and self._pending[0].done():
+        if self._pending is not None and self._pending.done():
             self.wait()
 
     def wait(self) -> None:
         if self._pending is not None:
-            fut, finish = self._pending
-            self._pending = None
+            fut, self._pending = self._pending, None
             fut.result()
-            finish()
 
     def _prune(self) -> None:
         complete = list_checkpoints(self.root)
@@ -280,6 +375,7 @@ def load_checkpoint(ckpt: str | Path, model: Transformer, optimizer: torch.optim
     path = resolve_checkpoint(ckpt)
     meta = read_meta(path)
     check_shape(meta["model_config"], model.cfg, str(path))
+    verify_checkpoint(path, meta)
     opts = StateDictOptions(strict=True)
     if optimizer is not None:
         msd, osd = get_state_dict(model, optimizer, options=opts)

@@ -1,14 +1,25 @@
-"""Checkpoints: round trip, pruning, incomplete saves, and refusing arbitrary pickles."""
+"""Checkpoints: round trip, pruning, incomplete saves, digests (a flipped byte is refused by name), and refusing arbitrary pickles."""
 
 from __future__ import annotations
 
+import json
 import pickle
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
 
-from model.checkpoint import Checkpointer, CheckpointError, list_checkpoints, load_checkpoint, load_model, resolve_checkpoint
+from model.checkpoint import (
+    Checkpointer,
+    CheckpointError,
+    list_checkpoints,
+    load_checkpoint,
+    load_model,
+    read_meta,
+    resolve_checkpoint,
+    seal,
+)
 from model.llama import ModelConfig, Transformer
 
 
@@ -64,10 +75,48 @@ def test_a_malicious_metadata_pickle_is_refused(tmp_path) -> None:
             return (shutil.rmtree, (str(tmp_path / "victim"),))
 
     (tmp_path / "victim").mkdir()
-    (tmp_path / "checkpoints" / "step-00000001" / ".metadata").write_bytes(pickle.dumps(Evil()))
+    ckpt = tmp_path / "checkpoints" / "step-00000001"
+    (ckpt / ".metadata").write_bytes(pickle.dumps(Evil()))
+    with pytest.raises(CheckpointError, match=r"step-00000001/\.metadata: \d+ bytes but digests.json says"):
+        load_model(tmp_path)  # the digests catch it first ...
+    seal(ckpt, read_meta(ckpt))  # ... and if whoever wrote it also rewrote the digests, the unpickler refuses it
     with pytest.raises(CheckpointError, match="refusing to unpickle shutil.rmtree"):
         load_model(tmp_path)
     assert (tmp_path / "victim").is_dir()
+
+
+def _flip_a_byte(f: Path) -> None:
+    data = bytearray(f.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    f.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("victim", ["__0_0.distcp", ".metadata", "rank-00000.json", "digests.json", "meta.json"])
+def test_a_flipped_byte_in_any_checkpoint_file_is_refused_by_name(tmp_path, victim: str) -> None:
+    m, opt = _trained()
+    ck = Checkpointer(tmp_path, async_save=victim == "__0_0.distcp")  # async saves commit the same way, off the training thread
+    _save(ck, 1, m, opt)
+    ck.wait()
+    ckpt = tmp_path / "checkpoints" / "step-00000001"
+    digests = json.loads((ckpt / "digests.json").read_text())["files"]
+    assert set(digests) == {p.name for p in ckpt.iterdir()} - {"meta.json", "digests.json"}
+    assert victim in digests or victim in ("meta.json", "digests.json")
+    load_checkpoint(tmp_path, *_trained(seed=1))  # intact: loads
+    _flip_a_byte(ckpt / victim)
+    with pytest.raises(CheckpointError, match=rf"step-00000001/{victim}: .*(differs|not valid JSON).*delete .*step-00000001"):
+        load_checkpoint(tmp_path, *_trained(seed=1))
+
+
+def test_a_missing_or_truncated_checkpoint_file_is_refused(tmp_path) -> None:
+    m, opt = _trained()
+    _save(Checkpointer(tmp_path), 1, m, opt)
+    ckpt = tmp_path / "checkpoints" / "step-00000001"
+    (ckpt / "rank-00000.json").write_text("{}")
+    with pytest.raises(CheckpointError, match=r"rank-00000.json: 2 bytes but digests.json says \d+ \(truncated"):
+        load_model(tmp_path)
+    (ckpt / "rank-00000.json").unlink()
+    with pytest.raises(CheckpointError, match="rank-00000.json: listed in digests.json but missing"):
+        load_model(tmp_path)
 
 
 def test_other_shape_is_a_clear_error(tmp_path) -> None:
@@ -75,3 +124,44 @@ def test_other_shape_is_a_clear_error(tmp_path) -> None:
     _save(Checkpointer(tmp_path), 1, m, opt)
     with pytest.raises(CheckpointError, match="n_layer: checkpoint 2 vs model 3"):
         load_checkpoint(tmp_path, Transformer(ModelConfig.from_preset("tiny", n_layer=3)))
+
+
+VERIFY_ON_TWO_RANKS = """
+import sys
+import torch.distributed as dist
+from model.checkpoint import CheckpointError, verify_checkpoint
+dist.init_process_group("gloo")
+try:
+    verify_checkpoint(sys.argv[1])
+    print(f"rank {dist.get_rank()}: ok", flush=True)
+except CheckpointError as e:
+    print(f"rank {dist.get_rank()}: refused: {e}", flush=True)
+dist.destroy_process_group()
+"""
+
+
+def test_ranks_share_the_hashing_and_all_refuse_a_file_only_one_of_them_hashed(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    m, opt = _trained()
+    _save(Checkpointer(tmp_path), 1, m, opt)
+    ckpt = tmp_path / "checkpoints" / "step-00000001"
+    files = json.loads((ckpt / "digests.json").read_text())["files"]
+    second = sorted(files, key=lambda n: (-files[n]["bytes"], n))[1]  # dealt to rank 1 of 2
+    script = tmp_path / "verify.py"
+    script.write_text(VERIFY_ON_TWO_RANKS)
+    root = Path(__file__).resolve().parents[2]
+
+    def run() -> list[str]:
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script), str(ckpt)]
+        proc = subprocess.run(cmd, cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True, timeout=240)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return sorted(line for line in proc.stdout.splitlines() if line.startswith("rank ")) or [proc.stdout, proc.stderr[-3000:]]
+
+    assert run() == ["rank 0: ok", "rank 1: ok"]
+    _flip_a_byte(ckpt / second)
+    refused = run()
+    assert len(refused) == 2, refused
+    assert all(f"refused: {ckpt / second}: sha256 differs from digests.json" in line for line in refused), refused
