@@ -103,7 +103,7 @@ class PipelineConfig:
         eval_every=20, num_eval_prompts=4, eval_max_new_tokens=32))
     dpo_data: str = ""  # preference JSONL (default: <crawl>/alignment/dpo.jsonl)
     dpo: DPOConfig = field(default_factory=lambda: DPOConfig(
-        init="", data="", out="", max_len=512, batch_size=4, epochs=1.0, max_steps=25, lr=1e-4, warmup_steps=2, eval_every=25))
+        init="", data="", out="", seq_len=511, batch_size=4, epochs=1.0, max_steps=25, lr=1e-4, warmup_steps=2, eval_every=25))
     eval_tasks: str = ""  # eval task specs (default: bpb plus the demo multiple-choice file)
     eval: EvalConfig = field(default_factory=lambda: EvalConfig(checkpoint="", tasks=[], out="", limit=50, batch_size=8))
 

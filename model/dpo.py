@@ -47,7 +47,7 @@ from model.flags import run_cli
 from model.finetune import check_vocab, load_init_config, save_final, tokenizer_for, write_summary
 from model.dpo_data import TokenizedPair, collate_pairs, load_preference_pairs
 from model.llama import Transformer
-from model.loop import write_json
+from model.loop import resolve_seq_len, write_json
 from model.logprobs import token_logprobs_from_logits
 from model.pretrain import BadStepGuard, MetricsLog
 from model.schedule import LRSchedule, ScheduleConfig
@@ -66,7 +66,7 @@ class DPOConfig:
     tokenizer: str = ""  # "" = the tokenizer the init checkpoint was trained with
     beta: float = 0.1
     label_smoothing: float = 0.0
-    max_len: int = 0  # prompt + response tokens; 0 = the model's max_seq_len
+    seq_len: int | None = None  # model input length; a pair holds <= seq_len + 1 prompt + response tokens; None = the model's max_seq_len
     batch_size: int = 4  # pairs per micro-batch (per rank)
     grad_accum: int = 1
     epochs: float = 1.0
@@ -276,10 +276,8 @@ def main(cfg: DPOConfig) -> dict[str, Any]:
     model_cfg, init_meta = load_init_config(cfg.init)
     tok = Tokenizer.load(tokenizer_for(cfg.tokenizer, init_meta, cfg.init))
     check_vocab(tok, model_cfg, cfg.init)
-    max_len = cfg.max_len or model_cfg.max_seq_len
-    if max_len > model_cfg.max_seq_len + 1:
-        raise ValueError(f"max_len {max_len} exceeds the model's max_seq_len {model_cfg.max_seq_len}")
-    pairs, stats = load_preference_pairs(cfg.data, tok, max_len)
+    seq_len = resolve_seq_len(cfg.seq_len, model_cfg.max_seq_len, where=cfg.init, fix="DPO keeps the init checkpoint's; pass a smaller --seq-len")
+    pairs, stats = load_preference_pairs(cfg.data, tok, seq_len + 1)  # prompt + response: seq_len inputs, targets shifted by one
     if not pairs:
         raise ValueError(f"{cfg.data}: no usable preference pairs ({stats.to_dict()})")
     train_idx, val_idx = split_pairs(pairs, cfg.eval_fraction, cfg.seed)

@@ -32,7 +32,7 @@ from model.checkpoint import Checkpointer, CheckpointError, check_shape, list_ch
 from model.flops import device_peak_flops, estimate_memory, training_flops_per_token
 from model.flags import run_cli
 from model.llama import ModelConfig
-from model.loop import write_json
+from model.loop import resolve_seq_len, write_json
 from model.schedule import LRSchedule, ScheduleConfig
 from model.trainer import Runtime, build_model, build_optimizer, evaluate, setup_runtime, train_step, use_bf16
 
@@ -45,7 +45,7 @@ class TrainConfig:
     preset: str = field(default="tiny", metadata={"help": "model preset: tiny, demo, 125m, 1b, deepseek-7b, deepseek-67b"})
     out: str = field(default="runs/pretrain", metadata={"help": "run directory (metrics, TensorBoard, checkpoints)"})
     model_overrides: dict[str, Any] = field(default_factory=dict, metadata={"help": "a ModelConfig field, KEY=VALUE (repeatable)", "flag": "model-arg"})
-    seq_len: int | None = field(default=None, metadata={"help": "training sequence length (default: the preset's)"})
+    seq_len: int | None = field(default=None, metadata={"help": "training sequence length (default: the model's max_seq_len; more is refused, see model.loop.resolve_seq_len)"})
     tokens: float | None = field(default=None, metadata={"help": "training budget in tokens (default: one pass over train)"})
     steps: int | None = field(default=None, metadata={"help": "optimizer steps (default: tokens / batch)"})
     batch_size: int | None = field(default=None, metadata={"help": "global batch in sequences (default: scaling-law B_opt)"})
@@ -134,9 +134,8 @@ def resolve(cfg: TrainConfig, data: TokenData, rt: Runtime) -> ResolvedRun:
     model_cfg = ModelConfig.from_preset(cfg.preset, **{"vocab_size": data.padded_vocab_size, **cfg.model_overrides})
     if model_cfg.vocab_size < data.vocab_size:
         raise ValueError(f"model vocab_size {model_cfg.vocab_size} < the data's vocabulary {data.vocab_size}: token ids would be out of range")
-    seq_len = cfg.seq_len or model_cfg.max_seq_len
-    if seq_len > model_cfg.max_seq_len:
-        model_cfg = dataclasses.replace(model_cfg, max_seq_len=seq_len)
+    seq_len = resolve_seq_len(cfg.seq_len, model_cfg.max_seq_len, where=f"preset {cfg.preset}",
+                              fix="pass --model-arg max_seq_len={seq_len} for a model with longer positions, or a smaller --seq-len")
     if data.train_tokens < seq_len + 1:
         raise ValueError(f"{data.uri}: {data.train_tokens} train tokens cannot fill one sequence of {seq_len}")
     if cfg.eval_every and data.val_tokens < seq_len + 1:

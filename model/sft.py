@@ -38,7 +38,7 @@ from model.flags import run_cli
 from model.finetune import check_vocab, load_init_config, save_final, tokenizer_for, write_summary
 from model.generate import greedy_generate
 from model.llama import Transformer
-from model.loop import write_json
+from model.loop import resolve_seq_len, write_json
 from model.pretrain import BadStepGuard, MetricsLog
 from model.repetition import repetition_report
 from model.schedule import LRSchedule, ScheduleConfig
@@ -55,7 +55,7 @@ class SFTConfig:
     data: str  # conversations JSONL
     out: str  # run directory: checkpoints/, metrics.jsonl, data_stats.json, summary.json
     tokenizer: str = ""  # tokenizer directory; "" = the one the init checkpoint was trained with
-    seq_len: int = 0  # packed row length; 0 = the model's max_seq_len
+    seq_len: int | None = None  # packed row length; None = the model's max_seq_len (model.loop.resolve_seq_len)
     batch_size: int = 8  # packed rows per micro-batch (per rank)
     grad_accum: int = 1
     epochs: float = 2.0
@@ -168,9 +168,7 @@ def main(cfg: SFTConfig) -> dict[str, Any]:
     model_cfg, init_meta = load_init_config(cfg.init)
     tok = Tokenizer.load(tokenizer_for(cfg.tokenizer, init_meta, cfg.init))
     check_vocab(tok, model_cfg, cfg.init)
-    seq_len = cfg.seq_len or model_cfg.max_seq_len
-    if seq_len > model_cfg.max_seq_len:
-        raise ValueError(f"seq_len {seq_len} exceeds the model's max_seq_len {model_cfg.max_seq_len}")
+    seq_len = resolve_seq_len(cfg.seq_len, model_cfg.max_seq_len, where=cfg.init, fix="SFT keeps the init checkpoint's; pass a smaller --seq-len")
     examples, stats = load_sft_examples(cfg.data, tok, max_tokens=seq_len + 1)
     train, val = split_examples(examples, cfg)
     out = Path(cfg.out)

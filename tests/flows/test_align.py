@@ -44,7 +44,7 @@ def test_align_flows_publish_artifacts(prefect_harness, tiny_tok: Tokenizer, tin
                    config={"max_steps": 2, "batch_size": 2, "seq_len": 64, "eval_every": 2, "num_eval_prompts": 1, "eval_max_new_tokens": 4})
     assert sft_ckpt.endswith("step-00000002")
     dpo_ckpt = run(dpo_flow, sft_ckpt, str(tmp_path / "dpo"), files["prefs"], tiny_tok_dir,
-                        config={"max_steps": 2, "batch_size": 2, "max_len": 64, "eval_fraction": 0.25, "eval_every": 2})
+                        config={"max_steps": 2, "batch_size": 2, "seq_len": 63, "eval_fraction": 0.25, "eval_every": 2})
     doc = run(eval_flow, dpo_ckpt, str(tmp_path / "eval"), f"mc:toy={files['mc']}", config={"batch_size": 2})
     assert doc["results"]["toy"]["base"]["n"] == 2 and doc["tasks"]["toy"]["n"] == 2
     with pytest.raises(ParameterError, match="parameter 'config': .*nonsense"):

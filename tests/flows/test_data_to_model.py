@@ -15,7 +15,7 @@ TINY = {
     "pretrain": {"preset": "tiny", "seq_len": 64, "batch_size": 4, "steps": 3, "eval_every": 3, "eval_batches": 1, "log_every": 1,
                  "progress": False, "tensorboard": False},
     "sft": {"seq_len": 128, "batch_size": 2, "max_steps": 2, "eval_every": 2, "num_eval_prompts": 1, "eval_max_new_tokens": 4},
-    "dpo": {"max_len": 128, "batch_size": 2, "max_steps": 2, "eval_every": 2},
+    "dpo": {"seq_len": 127, "batch_size": 2, "max_steps": 2, "eval_every": 2},
     "eval": {"limit": 4, "batch_size": 4},
 }
 

@@ -99,7 +99,7 @@ def test_whole_dpo_run_on_two_ranks_with_one_reference_cache(tiny_tok, tiny_tok_
     data = tmp_path / "prefs.jsonl"
     data.write_text("\n".join(json.dumps(r) for r in PREFS))
     out = tmp_path / "dpo"
-    flags = ["--init", init, "--data", str(data), "--tokenizer", tiny_tok_dir, "--out", str(out), "--batch-size", "2", "--max-len", "64",
+    flags = ["--init", init, "--data", str(data), "--tokenizer", tiny_tok_dir, "--out", str(out), "--batch-size", "2", "--seq-len", "63",
              "--eval-fraction", "0.25", "--eval-every", "1", "--lr", "2e-3", "--warmup-steps", "1", "--device", "cpu"]
     proc = run_ranks(["model.dpo", *flags, "--max-steps", "2"], 2, timeout=300)
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -111,7 +111,7 @@ def test_whole_dpo_run_on_two_ranks_with_one_reference_cache(tiny_tok, tiny_tok_
     pairs, _ = load_preference_pairs(data, tiny_tok, 64)
     torch.testing.assert_close(saved, reference_logps(model, pairs, tiny_tok.pad_id, 8, torch.device("cpu")), rtol=1e-5, atol=1e-4)
     # one process resumes the two-rank run and reuses the cache
-    cfg = DPOConfig(init=init, data=str(data), tokenizer=tiny_tok_dir, out=str(out), batch_size=4, max_len=64, eval_fraction=0.25,
+    cfg = DPOConfig(init=init, data=str(data), tokenizer=tiny_tok_dir, out=str(out), batch_size=4, seq_len=63, eval_fraction=0.25,
                     eval_every=1, lr=2e-3, warmup_steps=1, max_steps=3, device="cpu")
     again = dpo_main(cfg)
     assert again["start_step"] == 2 and again["step"] == 3

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -111,7 +112,7 @@ def test_dpo_training_run_raises_reward_accuracy(tiny_tok: Tokenizer, tiny_tok_d
     data.write_text("\n".join(json.dumps(r) for r in rows))
     out = tmp_path / "dpo"
     cfg = DPOConfig(init=init, data=str(data), tokenizer=tiny_tok_dir, out=str(out), beta=0.5, batch_size=4, max_steps=8,
-                    lr=2e-3, warmup_steps=1, eval_fraction=0.25, eval_every=4, max_len=64)
+                    lr=2e-3, warmup_steps=1, eval_fraction=0.25, eval_every=4, seq_len=63)
     summary = main(cfg)
     records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     train = [r for r in records if r["kind"] == "train"]
@@ -141,7 +142,7 @@ def test_reference_is_computed_under_the_policy_precision(tiny_tok: Tokenizer, t
     data.write_text("\n".join(json.dumps(r) for r in rows))
     out = tmp_path / "dpo"
     main(DPOConfig(init=init, data=str(data), tokenizer=tiny_tok_dir, out=str(out), beta=0.5, batch_size=4, max_steps=1, lr=2e-3,
-                   warmup_steps=1, eval_fraction=0.25, eval_every=0, max_len=64, device="cpu", dtype="bf16"))
+                   warmup_steps=1, eval_fraction=0.25, eval_every=0, seq_len=63, device="cpu", dtype="bf16"))
     first = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
     assert abs(first["loss"] - math.log(2)) < 1e-4 and abs(first["reward_margin"]) < 1e-4
     pairs, _ = load_preference_pairs(data, tiny_tok, 64)
@@ -150,3 +151,13 @@ def test_reference_is_computed_under_the_policy_precision(tiny_tok: Tokenizer, t
         bf16 = reference_logps(model, pairs, tiny_tok.pad_id, 8, torch.device("cpu"))
     fp32 = reference_logps(model, pairs, tiny_tok.pad_id, 8, torch.device("cpu"))
     assert torch.equal(saved, bf16) and not torch.allclose(saved, fp32, atol=1e-3)
+
+
+def test_seq_len_is_the_model_input_length_and_may_not_exceed_the_model(tiny_tok: Tokenizer, tiny_tok_dir: str, tmp_path: Path) -> None:
+    """DPO's length is called seq_len like everywhere else (it was max_len, counted in prompt + response
+    tokens): rows of seq_len inputs, so a pair holds at most seq_len + 1 tokens; beyond the model it is refused."""
+    init = write_tiny_checkpoint(tmp_path / "sft", tiny_model(tiny_tok.padded_vocab_size), tiny_tok_dir)
+    data = tmp_path / "prefs.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in PAIRS))
+    with pytest.raises(ValueError, match="seq_len 129 exceeds the model's max_seq_len 128"):
+        main(DPOConfig(init=init, data=str(data), tokenizer=tiny_tok_dir, out=str(tmp_path / "o"), seq_len=129, max_steps=1))

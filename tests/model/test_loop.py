@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from model.finetune import write_summary
-from model.loop import write_json
+from model.loop import resolve_seq_len, write_json
 from model.pretrain import BadStepGuard
 from model.trainer import Runtime
 
@@ -37,3 +37,10 @@ def test_finetune_summary_is_renamed_in(tmp_path: Path) -> None:
     write_summary(tmp_path, {"step": 3}, BadStepGuard(5), Runtime(device=torch.device("cpu")))
     assert json.loads((tmp_path / "summary.json").read_text()) == {"step": 3, "skipped_steps": 0}
     assert json.loads((tmp_path / "reader.json").read_text()) == {"old": True}
+
+
+def test_resolve_seq_len_defaults_to_the_model_and_refuses_more() -> None:
+    assert resolve_seq_len(None, 128, where="x", fix="") == resolve_seq_len(0, 128, where="x", fix="") == 128
+    assert resolve_seq_len(64, 128, where="x", fix="") == 64
+    with pytest.raises(ValueError, match=r"ckpt: seq_len 200 exceeds the model's max_seq_len 128; use --model-arg max_seq_len=200"):
+        resolve_seq_len(200, 128, where="ckpt", fix="use --model-arg max_seq_len={seq_len}")

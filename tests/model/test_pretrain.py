@@ -230,3 +230,19 @@ def test_summary_is_renamed_in_not_rewritten(tokens, tmp_path) -> None:
     assert json.loads((tmp_path / "summary.json").read_text())["step"] == summary["step"] == 2
     assert json.loads((tmp_path / "reader.json").read_text()) == {"old": True}
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp")]
+
+
+def test_a_seq_len_beyond_the_model_is_refused_not_grown(tokens, tmp_path) -> None:
+    """One rule for every stage (model.loop.resolve_seq_len): before, pretrain silently grew the preset's
+    max_seq_len to --seq-len while SFT refused; now a longer context is asked for with --model-arg."""
+    from model.pretrain import inspect_tokens, resolve
+    from model.trainer import Runtime
+
+    with pytest.raises(ValueError, match=r"seq_len 256 exceeds the model's max_seq_len 128; pass --model-arg max_seq_len=256"):
+        main(TrainConfig(data=tokens, preset="tiny", seq_len=256, steps=1, out=str(tmp_path / "a"), **QUIET))
+    assert not (tmp_path / "a").exists()  # refused before writing anything
+    rt = Runtime(device=torch.device("cpu"))
+    run = resolve(TrainConfig(data=tokens, preset="tiny", seq_len=256, model_overrides={"max_seq_len": 256}), inspect_tokens(tokens), rt)
+    assert run.seq_len == run.model.max_seq_len == 256
+    default = resolve(TrainConfig(data=tokens, preset="tiny"), inspect_tokens(tokens), rt)
+    assert default.seq_len == default.model.max_seq_len == 128
