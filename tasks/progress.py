@@ -40,7 +40,7 @@ class ProgressEvent:
     def items_per_s(self) -> float | None:
         if self.rate is not None:
             return self.rate
-        return self.items / self.elapsed_s if self.elapsed_s > 0 else None
+        return self.items / self.elapsed_s if self.items and self.elapsed_s > 0 else None
 
     @property
     def eta_s(self) -> float | None:

@@ -38,6 +38,7 @@ class StageView:
     metrics: list[dict[str, Any]] = field(default_factory=list)
     results: dict[str, Any] | None = None
     error: str | None = None  # why the manifest could not be read
+    previous: StageView | None = None  # the newest other complete version of a versioned stage (shown beside LATEST)
 
     @property
     def stats(self) -> dict[str, Any]:
@@ -110,6 +111,7 @@ def find_runs(root: Path) -> list[RunView]:
     root = root.resolve()
     stages: dict[Path, StageView] = {}
     studies: list[RunView] = []
+    others: dict[Path, list[Path]] = {}  # older complete versions per versioned stage root
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in SKIP_DIRS)
         if all(m in filenames for m in STUDY_MARKERS):
@@ -127,6 +129,8 @@ def find_runs(root: Path) -> list[RunView]:
             view = stages[stage_root] = StageView(name=stage_root.name, root=stage_root, location=d, versions=0)
         view.versions += 1
         if not shown:
+            if "manifest.json" in filenames:
+                others.setdefault(stage_root, []).append(d)
             continue
         view.location = d
         if "manifest.json" in filenames:
@@ -143,6 +147,9 @@ def find_runs(root: Path) -> list[RunView]:
                 view.results = json.loads((d / "results.json").read_text(encoding="utf-8"))
             except ValueError as e:
                 view.error = f"results.json does not parse: {e}"
+    for stage_root, dirs in others.items():
+        if stage_root in stages and stages[stage_root].manifest is not None:
+            stages[stage_root].previous = previous_version(dirs)
     runs: dict[Path, RunView] = {}
     for view in stages.values():
         run_path = view.root.parent if view.root != root else root
@@ -155,6 +162,34 @@ def find_runs(root: Path) -> list[RunView]:
     for run in runs.values():
         run.stages.sort(key=lambda s: s.sort_key)
     return sorted(list(runs.values()) + studies, key=lambda r: r.name)
+
+
+def previous_version(dirs: list[Path]) -> StageView | None:
+    """The newest (by manifest ``created_at``) readable version among ``dirs``, as a view of its own."""
+    views = []
+    for d in dirs:
+        try:
+            m = open_dataset(str(d)).manifest
+        except DatasetError:
+            continue
+        views.append(StageView(name=m.stage or d.parent.name, root=d.parent, location=d, manifest=m))
+    return max(views, key=lambda v: v.manifest.created_at, default=None)
+
+
+def flat_config(d: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"langid.thresholds.en": 0.9, ...}``: a resolved config as dotted leaves (lists stay values)."""
+    if not isinstance(d, dict):
+        return {prefix: d}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        out.update(flat_config(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+def config_changes(old: Manifest, new: Manifest) -> list[tuple[str, Any, Any]]:
+    """(dotted key, old value, new value) for every config leaf that differs between two versions."""
+    a, b = flat_config(old.config), flat_config(new.config)
+    return [(k, a.get(k, "-"), b.get(k, "-")) for k in sorted(set(a) | set(b)) if a.get(k, "-") != b.get(k, "-")]
 
 
 # ----------------------------------------------------------------------------- sampling shards

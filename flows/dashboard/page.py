@@ -19,6 +19,7 @@ from urllib.parse import quote
 from flows.dashboard import charts
 from flows.dashboard.charts import esc, fmt
 from flows.dashboard.collect import RunView, StageView, StudyView, dropped_examples, length_samples
+from flows.dashboard.collect import config_changes as collect_config_changes
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:0;color:#222;background:#fafafa}
@@ -141,10 +142,29 @@ def dedup_part(view: StageView) -> str:
     return "".join(out)
 
 
+def mixture_from_rows(mix: Mapping[str, Any]) -> dict[str, Any]:
+    """The remix stage's own shape (``{"rows": [{"lang", "group", "docs_before", "bytes_before", "docs_after",
+    "bytes_after", "target_share"}]}``, tasks/remix.py) as the dashboard's ``{"before", "after", "targets"}``;
+    a group's target is the bytes-after weighted mean of its per-language targets."""
+    out: dict[str, Any] = {"before": {}, "after": {}, "targets": {}}
+    weights: dict[str, float] = {}
+    for r in mix.get("rows") or []:
+        g, lang = str(r.get("group")), str(r.get("lang"))
+        for phase in ("before", "after"):
+            out[phase].setdefault(g, {})[lang] = {"docs": r.get(f"docs_{phase}", 0), "bytes": r.get(f"bytes_{phase}", 0)}
+        w = float(r.get("bytes_after") or 0) or 1e-9
+        out["targets"][g] = out["targets"].get(g, 0.0) + w * float(r.get("target_share") or 0)
+        weights[g] = weights.get(g, 0.0) + w
+    out["targets"] = {g: v / weights[g] for g, v in out["targets"].items()}
+    return out
+
+
 def mixture_part(view: StageView) -> str:
     mix = view.stats.get("mixture")
     if not mix:
         return ""
+    if "rows" in mix and "before" not in mix:
+        mix = mixture_from_rows(mix)
     langs = sorted({lang for phase in ("before", "after") for g in (mix.get(phase) or {}).values() for lang in g})
     colors = {lang: charts.PALETTE[i % len(charts.PALETTE)] for i, lang in enumerate(langs)}
     groups = sorted({g for phase in ("before", "after") for g in (mix.get(phase) or {})})
@@ -175,8 +195,8 @@ def mixture_part(view: StageView) -> str:
 
 
 def compression_part(view: StageView) -> str:
-    comp = view.stats.get("compression")
-    if not comp:
+    comp = view.stats.get("compression") or view.stats.get("bytes_per_token")  # tokenize publishes bytes_per_token
+    if not isinstance(comp, dict) or not comp:
         return ""
     items = sorted(comp.items())
     return ("<h3>Tokenizer compression</h3>"
@@ -238,6 +258,50 @@ def eval_part(view: StageView) -> str:
             + _table(["task"] + metrics, rows))
 
 
+def _count_rows(m: Any) -> dict[str, int]:
+    """Flat counts of one version: all / per language, with dropped by reason."""
+    out: dict[str, int] = {}
+    scopes = [("all", m.counts.to_dict())] + [(f"lang {k}", v) for k, v in sorted(m.stats.get("by_lang", {}).items())]
+    for scope, c in scopes:
+        out[f"{scope}: input"] = c.get("input", 0)
+        out[f"{scope}: kept"] = c.get("kept", 0)
+        for reason, n in sorted((c.get("dropped") or {}).items()):
+            out[f"{scope}: dropped {reason}"] = n
+        out[f"{scope}: quarantined"] = c.get("quarantined", 0)
+    return out
+
+
+def compare_part(view: StageView) -> str:
+    """LATEST beside the newest older version of the same stage: both funnels, the config keys that differ,
+    and every count with its difference (a rerun with one changed stage, or a forced recompute)."""
+    old = view.previous
+    if old is None or old.manifest is None or view.manifest is None:
+        return ""
+    a, b = old.manifest, view.manifest
+    colors = {"kept": charts.KEPT, "quarantined": charts.QUARANTINED}
+    funnels = {}
+    for label, m in (("previous", a), ("latest", b)):
+        rows = [(f"all ({m.stage})", _funnel_segments(m.counts.to_dict(), colors))]
+        rows += [(f"lang {k}", _funnel_segments(c, colors)) for k, c in sorted(m.stats.get("by_lang", {}).items())]
+        funnels[label] = rows
+    ordered = {"kept": charts.KEPT, **{k: v for k, v in colors.items() if k.startswith("dropped")}, "quarantined": charts.QUARANTINED}
+    charts_html = "".join(
+        charts.stacked_hbar(f"compare-{label}-{view.name}", f"{label}: {m.key} ({m.created_at[:19]})", funnels[label], ordered)
+        for label, m in (("previous", a), ("latest", b)))
+    changes = collect_config_changes(a, b)
+    config_html = (_table(["config key", f"previous {a.key}", f"latest {b.key}"], [[k, json.dumps(x), json.dumps(y)] for k, x, y in changes])
+                   if changes else '<p class="muted">same config (code or inputs changed, or a forced recompute)</p>')
+    ca, cb = _count_rows(a), _count_rows(b)
+    keys = list(dict.fromkeys([*ca, *cb]))
+    rows = [[k, ca.get(k, 0), cb.get(k, 0), f"{cb.get(k, 0) - ca.get(k, 0):+d}"] for k in keys]
+    inputs = "same inputs" if [i.digest for i in a.inputs] == [i.digest for i in b.inputs] else "inputs differ"
+    code = "same code" if a.code_digest == b.code_digest else "code differs"
+    return (f'<h3>Versions side by side</h3><p class="muted">previous <code>{esc(old.location.name)}</code> vs latest '
+            f'<code>{esc(view.location.name)}</code>: {inputs}, {code}</p>'
+            f'<div class="grid compare">{charts_html}</div>{config_html}'
+            + _table(["count", "previous", "latest", "difference"], rows).replace("<table>", '<table class="compare-counts">', 1))
+
+
 def stage_section(view: StageView) -> str:
     m = view.manifest
     head = f'<section class="stage" id="stage-{esc(view.name)}"><h2>{esc(view.name)}</h2>'
@@ -246,7 +310,7 @@ def stage_section(view: StageView) -> str:
         meta.append(f"kind {esc(m.kind)}, key {esc(m.key)}, code {esc(m.code_version)}, finished {esc(m.finished_at)}")
         meta.append(f'<a href="/manifest?path={quote(str(view.location))}">manifest.json</a>')
     if view.versions > 1:
-        meta.append(f"{view.versions} versions (showing LATEST)")
+        meta.append(f"{view.versions} versions (showing LATEST" + (", beside the previous one)" if view.previous else ")"))
     parts = [head, f'<p class="muted">{" &middot; ".join(meta)}</p>']
     if view.error:
         parts.append(f'<p class="err">{esc(view.error)}</p>')
@@ -254,6 +318,7 @@ def stage_section(view: StageView) -> str:
         parts += [funnel_part(view), lengths_part(view), dropped_part(view)]
     elif m is not None and (m.counts.input or m.counts.dropped):
         parts.append(funnel_part(view))
+    parts.append(compare_part(view))
     parts += [dedup_part(view), mixture_part(view), compression_part(view), tokens_part(view),
               training_part(view), eval_part(view)]
     head_parts, body_parts = parts[:2 + bool(view.error)], [p for p in parts[2 + bool(view.error):] if p]

@@ -63,7 +63,7 @@ def test_run_page_draws_every_chart(runs_root: Path) -> None:
     assert "dropped: gopher_short_doc" in html and "dropped: lang_other" in html
     assert "duplicate of doc-" in html, "dedup drops show what they duplicate"
     assert "hellaswag_tiny" in html and "0.33" in html
-    assert "2 versions (showing LATEST)" in html
+    assert "2 versions (showing LATEST, beside the previous one)" in html
     assert "<script" not in html and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', ""), \
         "nothing is loaded from outside"
 
@@ -123,3 +123,18 @@ def test_a_versioned_output_inside_a_stage_root_belongs_to_the_run(tmp_path: Pat
     assert [r.name for r in runs] == ["demo"]
     names = [s.name for s in runs[0].stages]
     assert names.index("dedup_index") == names.index("dedup") + 1
+
+
+def test_two_versions_of_a_stage_are_shown_side_by_side_with_their_difference(runs_root: Path) -> None:
+    """fake_run writes filter twice (min_chars 0, then 100): the page shows both funnels, the changed key, the deltas."""
+    filt = next(s for s in find_runs(runs_root)[0].stages if s.name == "filter")
+    assert filt.previous is not None and filt.previous.location != filt.location
+    assert filt.manifest.config["min_chars"] == 100 and filt.previous.manifest.config["min_chars"] == 0
+    html = run_page(find_runs(runs_root)[0])
+    drawn = _charts(html)
+    assert drawn["compare-previous-filter"] > 0 and drawn["compare-latest-filter"] > 0
+    assert "Versions side by side" in html and "<td class=\"l\">min_chars</td><td class=\"\">0</td><td class=\"\">100</td>" in html
+    kept_now, kept_before = filt.manifest.counts.kept, filt.previous.manifest.counts.kept
+    assert f"<td class=\"l\">all: kept</td><td class=\"\">{kept_before}</td><td class=\"\">{kept_now}</td>" \
+           f"<td class=\"\">{kept_now - kept_before:+d}</td>" in html
+    assert "compare-previous-ingest" not in drawn, "a stage with one version has no comparison"
