@@ -7,14 +7,18 @@ Writes into OUT:
 
 - ``config.json``: ``LlamaForCausalLM`` / ``model_type: llama`` with our shapes (``model.hf_compat``), special ids;
 - ``model.safetensors``: the weights under HF names (fused ``wqkv``/``w13`` split back into q/k/v and gate/up;
-  our rotary layout is already HF's rotate-half, so no permutation), written in the safetensors format
-  (header + raw little-endian tensors) without the safetensors package;
+  our rotary layout is already HF's rotate-half, so no permutation), written by ``safetensors.torch.save_file``;
 - ``generation_config.json``: greedy by default, stopping at ``</s>`` or ``<|end|>``;
 - ``tokenizer.model`` (our SentencePiece proto) + ``tokenizer_config.json`` + ``special_tokens_map.json``:
   ``transformers`` loads it as ``LlamaTokenizer`` with ``add_prefix_space=False`` / ``legacy=False`` (our
   tokenizer has no dummy prefix), so its ids equal ours, English and Chinese alike; the chat markers are
   registered as special tokens and ``chat_template`` renders our chat layout (``model/chat.py``);
 - ``export_info.json``: the source checkpoint, step, stage and tokenizer digest.
+
+Publishing: everything is written into a fresh temp dir next to OUT (``.tmp-OUT-*``); only when it is
+complete is the previous export renamed away (``.old-OUT``), the new one renamed in, and the old one
+deleted. A failure while writing leaves the previous export as it was; a crash between the two renames
+leaves ``.old-OUT``, which the next export puts back before it starts.
 
 Vocabulary padding: the model's vocabulary (a multiple of 128) is larger than the tokenizer's; the extra
 ids are never produced by the tokenizer and are exported as they are, so logits keep their shape.
@@ -25,44 +29,21 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import save_file
 
 from model.chat import END, HF_CHAT_TEMPLATE, MARKERS
 from model.checkpoint import load_model, read_meta, resolve_checkpoint
 from model.finetune import recorded_tokenizer
 from model.flags import from_flags
 from model.hf_compat import hf_llama_config, to_hf_state_dict
+from model.llama import ModelConfig
 from model.tokenizer import BOS, EOS, PAD, UNK, Tokenizer
-
-SAFETENSORS_DTYPES = {torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16"}
-
-
-def save_safetensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> None:
-    """The safetensors layout: u64 header size, JSON header (dtype, shape, byte offsets), then the raw data."""
-    header: dict[str, Any] = {"__metadata__": {"format": "pt", **(metadata or {})}}
-    blobs, offset = [], 0
-    for name in sorted(tensors):
-        t = tensors[name].detach().cpu().contiguous()
-        if t.dtype not in SAFETENSORS_DTYPES:
-            raise ValueError(f"{name}: dtype {t.dtype} is not exported")
-        data = t.view(torch.uint8).numpy().tobytes() if t.numel() else b""
-        header[name] = {"dtype": SAFETENSORS_DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    head = json.dumps(header, separators=(",", ":")).encode()
-    head += b" " * (-len(head) % 8)  # the data starts 8-byte aligned
-    tmp = path.with_name(f".tmp-{path.name}")
-    with open(tmp, "wb") as f:
-        f.write(len(head).to_bytes(8, "little"))
-        f.write(head)
-        for b in blobs:
-            f.write(b)
-    tmp.replace(path)
-
 
 def tokenizer_files(tok: Tokenizer, out: Path, max_len: int) -> None:
     (out / "tokenizer.model").write_bytes(tok.model_proto)
@@ -104,11 +85,30 @@ def export_hf(checkpoint: str, out: str, tokenizer: str = "", dtype: str = "floa
         raise ValueError(f"{ckpt}: model vocabulary {cfg.vocab_size} is smaller than the tokenizer's {tok.vocab_size}: another tokenizer")
     torch_dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
     final = Path(out)
-    stage = final.with_name(f".tmp-{final.name}")
-    shutil.rmtree(stage, ignore_errors=True)
-    stage.mkdir(parents=True)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    old = final.with_name(f".old-{final.name}")
+    if old.exists() and not final.exists():  # an earlier export crashed between its renames: put the previous one back
+        old.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+    for stale in final.parent.glob(f".tmp-{final.name}-*"):  # left by an export that was killed while writing
+        shutil.rmtree(stale, ignore_errors=True)
+    stage = final.with_name(f".tmp-{final.name}-{uuid.uuid4().hex[:12]}")
+    stage.mkdir()
+    try:
+        _write_export(stage, ckpt, meta, model, cfg, tok, torch_dtype, dtype)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    if final.exists():
+        final.rename(old)
+    stage.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def _write_export(stage: Path, ckpt: Path, meta: dict[str, Any], model: torch.nn.Module, cfg: ModelConfig, tok: Tokenizer, torch_dtype: torch.dtype, dtype: str) -> None:
     tensors = {k: v.to(torch_dtype) for k, v in to_hf_state_dict(model.state_dict(), cfg).items()}
-    save_safetensors(tensors, stage / "model.safetensors")
+    save_file(tensors, str(stage / "model.safetensors"), metadata={"format": "pt"})
     end_id = tok.special_ids[END]
     config = {
         "architectures": ["LlamaForCausalLM"],
@@ -127,10 +127,6 @@ def export_hf(checkpoint: str, out: str, tokenizer: str = "", dtype: str = "floa
     (stage / "export_info.json").write_text(json.dumps(
         {"checkpoint": str(ckpt), "step": meta.get("step"), "stage": meta.get("stage", "pretrain"), "tokenizer": tok.location,
          "tokenizer_digest": tok.digest, "model_config": cfg.to_dict()}, indent=1))
-    if final.exists():
-        shutil.rmtree(final)
-    stage.rename(final)
-    return final
 
 
 @dataclass

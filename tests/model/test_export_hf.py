@@ -1,4 +1,5 @@
-"""HF export: transformers loads it; logits match ours within 1e-4 (fp32, CPU); tokenizers agree on en and zh."""
+"""HF export: transformers loads it; logits match ours within 1e-4 (fp32, CPU); tokenizers agree on en and zh;
+a failed or interrupted export leaves the previous export intact."""
 
 from __future__ import annotations
 
@@ -73,3 +74,45 @@ def test_export_refuses_a_mismatched_tokenizer_or_missing_checkpoint(tiny_tok_di
         export_hf(small, str(tmp_path / "x"))
     with pytest.raises(CheckpointError, match="no complete checkpoint"):
         export_hf(str(tmp_path / "nothing"), str(tmp_path / "y"))
+
+
+def _snapshot(d: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(d.iterdir())}
+
+
+def test_weights_are_written_by_the_safetensors_library(exported: tuple[Path, torch.nn.Module]) -> None:
+    from safetensors import safe_open
+
+    out, model = exported
+    with safe_open(str(out / "model.safetensors"), framework="pt") as f:
+        assert f.metadata() == {"format": "pt"}
+        q = f.get_tensor("model.layers.0.self_attn.q_proj.weight")
+    assert torch.equal(q, model.layers[0].attention.wqkv.weight[: q.shape[0]])
+
+
+def test_a_failure_mid_export_leaves_the_previous_export_intact(tiny_tok: Tokenizer, tiny_tok_dir: str, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import model.export_hf as export_mod
+
+    out = tmp_path / "export"
+    first = export_hf(write_tiny_checkpoint(tmp_path / "a", tiny_model(tiny_tok.padded_vocab_size, seed=1), tiny_tok_dir, step=1), str(out))
+    before = _snapshot(first)
+    newer = write_tiny_checkpoint(tmp_path / "b", tiny_model(tiny_tok.padded_vocab_size, seed=2), tiny_tok_dir, step=2)
+
+    def disk_full(*args: object) -> None:  # after model.safetensors and config.json were written into the stage
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(export_mod, "tokenizer_files", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        export_hf(newer, str(out))
+    assert _snapshot(out) == before  # the old export, byte for byte
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "export"]  # no half export, no temp dir left
+
+    out.rename(tmp_path / ".old-export")  # as if killed between renaming the old export away and the new one in
+    with pytest.raises(OSError, match="No space left"):
+        export_hf(newer, str(out))
+    assert _snapshot(out) == before  # the previous export was put back first
+    monkeypatch.undo()
+    export_hf(newer, str(out))
+    assert json.loads((out / "export_info.json").read_text())["step"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "export"]
