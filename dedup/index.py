@@ -74,7 +74,7 @@ def write_manifest(root: str, m: dict[str, Any]) -> None:
 
 
 def segment_store(root: str, name: str) -> PhaseStore:
-    return PhaseStore(join(root, "segments"), name)
+    return PhaseStore(join(root, "segments"), name, durable=True)
 
 
 def write_segment(root: str, name: str, runs: list[str], bands: dict[int, ShardInfo], keys: dict[int, ShardInfo],

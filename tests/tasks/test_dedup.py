@@ -63,9 +63,9 @@ def test_rerun_recomputes_only_the_damaged_phase(planted: tuple[str, dict], tmp_
     assert run_dedup([uri], str(tmp_path / "out"), cfg, executor="local") == out  # complete: no-op
     work = tmp_path / "out" / "_work" / Path(out).name
     # corrupt one verify output and delete one signature shard, then lose the published output
-    victim = sorted((work / "verify" / "files").glob("*.parquet"))[0]
+    victim = sorted((work / "verify" / "files").glob("*.arrow"))[0]
     victim.write_bytes(b"garbage")
-    next(iter(sorted((work / "signatures" / "files").glob("u00001-sig.parquet")))).unlink()
+    next(iter(sorted((work / "signatures" / "files").glob("u00001-sig.arrow")))).unlink()
     shutil.rmtree(out)
     again = open_dataset(run_dedup([uri], str(tmp_path / "out"), cfg, executor="local")).manifest
     phases = {k: (v["units"], v["skipped"]) for k, v in again.run["phases"].items()}
