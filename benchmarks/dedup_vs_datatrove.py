@@ -68,7 +68,26 @@ def run_ours(uri: str, workers: int, work: str) -> dict[str, Any]:
         "removed": m.counts.dropped_total,
         "removed_by_reason": m.counts.dropped,
         "phases": {k: {"cpu_s": v["cpu_s"], "peak_rss_mb": v["peak_rss_mb"]} for k, v in phases.items()},
+        "output_digest": output_digest(out),
     }
+
+
+def output_digest(uri: str) -> str:
+    """sha256 of the decisions: sorted kept ids and sorted (id, reason, duplicate_of) of dropped docs.
+
+    Equal digests = the same clusters / kept documents (a speed-up must not change them)."""
+    import hashlib
+
+    from storage import open_dataset
+
+    ds = open_dataset(uri)
+    kept = sorted(i for s in ds.shards("data") for i in ds.read_shard(s, columns=["id"]).column("id").to_pylist())
+    dropped = sorted(
+        tuple(r.values())
+        for s in ds.shards("dropped")
+        for r in ds.read_shard(s, columns=["id", "reason", "duplicate_of"]).to_pylist()
+    )
+    return hashlib.sha256(json.dumps([kept, dropped]).encode()).hexdigest()[:16]
 
 
 def run_datatrove(files: list[str], workers: int, work: str) -> dict[str, Any]:
@@ -177,6 +196,7 @@ def main() -> None:
     ap.add_argument("--only", choices=["ours", "datatrove"], default=None)
     ap.add_argument("--half", action="store_true", help="use the first half of the input's shards")
     ap.add_argument("--tmp", default=None, help="scratch directory")
+    ap.add_argument("--expect-digest", default=None, help="fail unless our output digest (kept ids, dropped id/reason/duplicate_of) equals this")
     ap.add_argument("--child", choices=["ours", "datatrove"], default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -210,6 +230,15 @@ def main() -> None:
         print(f"{r['system']:10} {r['docs']:>8} {r['workers']:>7} {r['wall_s']:>8.1f} {r['cpu_s']:>8.1f} {r['docs_per_s_per_core']:>12.1f} "
               f"{r['docs_per_cpu_s']:>11.1f} {r['peak_rss_worker_mb']:>19.0f} {r['removed']:>8}")
     print(json.dumps(results, indent=1))
+    ours = [r for r in results if r["system"] == "ours"]
+    if ours and len(results) == 2:
+        dt = results[1]
+        print(f"speed-up per core (same run): {ours[0]['docs_per_s_per_core'] / dt['docs_per_s_per_core']:.2f}x; "
+              f"per CPU second: {ours[0]['docs_per_cpu_s'] / dt['docs_per_cpu_s']:.2f}x")
+    if ours:
+        print(f"our output digest: {ours[0]['output_digest']}")
+        if args.expect_digest and ours[0]["output_digest"] != args.expect_digest:
+            raise SystemExit(f"output digest {ours[0]['output_digest']} != expected {args.expect_digest}: the decisions changed")
 
 
 if __name__ == "__main__":

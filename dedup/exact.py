@@ -13,13 +13,16 @@ from collections.abc import Sequence
 import numpy as np
 
 from dedup.hashing import hash_strings
-from dedup.normalize import normalize_text, normalize_url
+from dedup.normalize import normalize_folded, normalize_text, normalize_url
 
 TEXT_SEED = 11
 URL_SEED = 12
 
 
-def text_hashes(texts: Sequence[str | None]) -> np.ndarray:
+def text_hashes(texts: Sequence[str | None], folded: Sequence[str] | None = None) -> np.ndarray:
+    """``folded``: :func:`dedup.normalize.fold` of each text, when the caller has it already."""
+    if folded is not None:
+        return hash_strings((normalize_folded(f) for f in folded), seed=TEXT_SEED, count=len(folded))
     return hash_strings((normalize_text(t) for t in texts), seed=TEXT_SEED, count=len(texts))
 
 

@@ -29,11 +29,19 @@ TRACKING_PREFIXES = ("utm_", "pk_", "hsa_")
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
+def fold(text: str | None) -> str:
+    """NFKC + casefold (shared by exact hashing and shingling, so a document is folded once)."""
+    return unicodedata.normalize("NFKC", text).casefold() if text else ""
+
+
 def normalize_text(text: str | None) -> str:
     """NFKC + casefold + collapsed whitespace."""
-    if not text:
-        return ""
-    return _WS.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+    return normalize_folded(fold(text))
+
+
+def normalize_folded(folded: str) -> str:
+    """:func:`normalize_text` of an already folded text."""
+    return _WS.sub(" ", folded).strip() if folded else ""
 
 
 def _is_tracking(name: str) -> bool:

@@ -50,6 +50,7 @@ from dedup.index import DOC_BITS, segment_store
 from dedup.intermediates import PhaseStore
 from dedup.lsh import KEY_SALT, band_rows, bucket_pairs
 from dedup.minhash import MinhashConfig, band_hashes, compute_signatures
+from dedup.normalize import fold
 from dedup.shingles import jaccard_bottom_k, jaccard_sorted, shingle_sets
 from storage import DROPPED_SCHEMA, ShardInfo, open_dataset, write_shard
 from storage.schema import conform_documents
@@ -193,8 +194,9 @@ def signatures_unit(unit: dict[str, Any]) -> dict[str, Any]:
         doc_index = s["lo"] + np.arange(n, dtype=np.int64)
         lengths = np.fromiter((len(x or "") for x in texts), dtype=np.int64, count=n)
         nodes = node_keys(doc_index, lengths, _quality(t.column("metadata").to_pylist()), cfg.survivor, new=True)
-        th, uh = text_hashes(texts), url_hashes(t.column("url").to_pylist())
-        values, offsets = shingle_sets(texts, t.column("lang").to_pylist(), cfg.n_grams, cfg.char_n_grams, seed=cfg.seed)
+        folded = [fold(x) for x in texts]  # NFKC + casefold once, for the exact key and the shingles
+        th, uh = text_hashes(texts, folded), url_hashes(t.column("url").to_pylist())
+        values, offsets = shingle_sets(texts, t.column("lang").to_pylist(), cfg.n_grams, cfg.char_n_grams, seed=cfg.seed, folded=folded)
         sig = compute_signatures(values, offsets, cfg)
         bands = band_hashes(sig, cfg.bands, cfg.rows)
         has_sig = np.diff(offsets) > 0

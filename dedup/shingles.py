@@ -14,19 +14,28 @@ Defined outcomes for awkward input:
 - mixed scripts: Latin words and CJK characters are both tokens of the same stream.
 
 ``shingle_sets(texts, langs, cfg)`` returns per-document sorted unique uint32 shingle hashes
-in CSR form (``values``, ``offsets``).
+in CSR form (``values``, ``offsets``). Callers that already hold the NFKC + case-folded texts
+(:func:`dedup.normalize.fold`, which exact dedup needs too) pass them as ``folded``.
+
+Speed (30k demo-crawl docs, 1 process): script detection counts letters with a code-point table
+instead of two regex scans (BMP heads; a head with an astral character takes the regex path),
+and a document's shingles are sorted by one uint64 key (doc << 32 | hash) instead of
+``np.lexsort`` (0.01 s vs 0.34 s per 1.5M shingles). Same values as before, tested against the
+previous implementation in tests/dedup/test_shingles.py.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-import unicodedata
 from collections.abc import Sequence
-from itertools import chain
+from itertools import chain, repeat
 
 import numpy as np
+import xxhash
 
-from dedup.hashing import hash_strings, mix64
+from dedup.hashing import mix64
+from dedup.normalize import fold
 
 CJK_CHARS = "\u3040-\u30ff\u3100-\u312f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 TOKEN_RE = re.compile(f"[{CJK_CHARS}]|[^\\W{CJK_CHARS}]+")
@@ -45,7 +54,24 @@ def tokenize(text: str | None, cjk: bool = False) -> list[str]:
     """
     if not text:
         return []
-    return (CJK_TOKEN_RE if cjk else TOKEN_RE).findall(unicodedata.normalize("NFKC", text).casefold())
+    return tokenize_folded(fold(text), cjk)
+
+
+def tokenize_folded(folded: str, cjk: bool = False) -> list[str]:
+    """:func:`tokenize` of an already NFKC + case-folded text."""
+    return (CJK_TOKEN_RE if cjk else TOKEN_RE).findall(folded) if folded else []
+
+
+@functools.cache
+def _bmp_tables() -> tuple[np.ndarray, np.ndarray]:
+    """(is letter, is CJK) of every BMP code point, by the same regexes (built once per process, ~10 ms)."""
+    bmp = "".join(map(chr, range(0x10000)))
+    out = []
+    for rx in (_LETTER_RE, _CJK_RE):
+        table = np.zeros(0x10000, dtype=bool)
+        table[np.frombuffer("".join(rx.findall(bmp)).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)] = True
+        out.append(table)
+    return out[0], out[1]
 
 
 def is_cjk_text(text: str | None, sample: int = 2000) -> bool:
@@ -53,8 +79,13 @@ def is_cjk_text(text: str | None, sample: int = 2000) -> bool:
     if not text:
         return False
     head = text[:sample]
-    letters = len(_LETTER_RE.findall(head))
-    return letters > 0 and len(_CJK_RE.findall(head)) / letters > 0.3
+    cps = np.frombuffer(head.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    if cps.max() < 0x10000:
+        letter, cjk = _bmp_tables()
+        letters, cjks = int(np.count_nonzero(letter[cps])), int(np.count_nonzero(cjk[cps]))
+    else:  # astral characters: the regexes themselves
+        letters, cjks = len(_LETTER_RE.findall(head)), len(_CJK_RE.findall(head))
+    return letters > 0 and cjks / letters > 0.3
 
 
 def is_cjk(lang: str | None, text: str | None) -> bool:
@@ -101,17 +132,26 @@ def _ngram_hashes(tok_hashes: np.ndarray, starts: np.ndarray, lengths: np.ndarra
 
 
 def shingle_sets(
-    texts: Sequence[str | None], langs: Sequence[str | None], n_grams: int, char_n_grams: int, seed: int = 0
+    texts: Sequence[str | None],
+    langs: Sequence[str | None],
+    n_grams: int,
+    char_n_grams: int,
+    seed: int = 0,
+    folded: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted unique uint32 shingle hashes per document, CSR form: (values, offsets[len+1])."""
+    """Sorted unique uint32 shingle hashes per document, CSR form: (values, offsets[len+1]).
+
+    ``folded``: ``fold(text)`` of each text when the caller has it already (saves one NFKC pass)."""
     num_docs = len(texts)
     cjk = [is_cjk(lang, text) for text, lang in zip(texts, langs)]
-    token_lists = [tokenize(t, c) for t, c in zip(texts, cjk)]
+    folded = folded if folded is not None else [fold(t) for t in texts]
+    token_lists = [tokenize_folded(f, c) for f, c in zip(folded, cjk)]
     lengths = np.fromiter((len(t) for t in token_lists), dtype=np.int64, count=num_docs)
     starts = np.zeros(num_docs, dtype=np.int64)
     if num_docs:
         starts[1:] = np.cumsum(lengths)[:-1]
-    tok_hashes = hash_strings(chain.from_iterable(token_lists), seed=seed, count=int(lengths.sum()))
+    # tokens are never empty: xxh3 of each, mapped in C (hashing.hash_strings' None handling not needed)
+    tok_hashes = np.fromiter(map(xxhash.xxh3_64_intdigest, chain.from_iterable(token_lists), repeat(seed)), dtype=np.uint64, count=int(lengths.sum()))
     n_of_doc = np.fromiter((char_n_grams if c else n_grams for c in cjk), dtype=np.int64, count=num_docs)
     all_h, all_d = [], []
     for n in np.unique(n_of_doc):
@@ -121,13 +161,13 @@ def shingle_sets(
         all_d.append(sel[d])
     if not all_h:
         return np.zeros(0, dtype=np.uint32), np.zeros(num_docs + 1, dtype=np.int64)
-    h32 = (mix64(np.concatenate(all_h)) >> np.uint64(32)).astype(np.uint32)
-    docs = np.concatenate(all_d)
-    order = np.lexsort((h32, docs))
-    h32, docs = h32[order], docs[order]
-    keep = np.ones(len(h32), dtype=bool)
-    keep[1:] = (h32[1:] != h32[:-1]) | (docs[1:] != docs[:-1])
-    h32, docs = h32[keep], docs[keep]
+    # one sort of (doc << 32 | hash): by document, then hash; duplicates adjacent
+    key = np.sort((np.concatenate(all_d).astype(np.uint64) << np.uint64(32)) | (mix64(np.concatenate(all_h)) >> np.uint64(32)))
+    keep = np.ones(len(key), dtype=bool)
+    keep[1:] = key[1:] != key[:-1]
+    key = key[keep]
+    h32 = (key & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    docs = (key >> np.uint64(32)).astype(np.int64)
     offsets = np.zeros(num_docs + 1, dtype=np.int64)
     np.cumsum(np.bincount(docs, minlength=num_docs), out=offsets[1:])
     return h32, offsets

@@ -45,3 +45,99 @@ def test_mixed_scripts_share_one_token_stream() -> None:
 def test_shingles_are_deterministic_across_calls() -> None:
     texts = ["the cat sat on the mat today", "猫坐在垫子上"]
     assert all(np.array_equal(x, y) for x, y in zip(sets(texts), sets(texts)))
+
+
+# ----------------------------------------------------------------------------- same values as the previous implementation
+
+
+def _reference_shingle_sets(texts, langs, n_grams, char_n_grams, seed=0):
+    """shingle_sets before the speed-up (regex script detection, NFKC per call, np.lexsort)."""
+    import re
+    import unicodedata
+    from itertools import chain
+
+    from dedup.hashing import hash_strings, mix64
+    from dedup.shingles import _CJK_RE, _LETTER_RE, CJK_LANGS, CJK_TOKEN_RE, NON_CJK_LANGS_HINT, TOKEN_RE, _ngram_hashes
+
+    def cjk_text(text):
+        if not text:
+            return False
+        head = text[:2000]
+        letters = len(_LETTER_RE.findall(head))
+        return letters > 0 and len(_CJK_RE.findall(head)) / letters > 0.3
+
+    def cjk_of(lang, text):
+        if lang:
+            base = re.split(r"[_\-]", lang.strip().lower(), maxsplit=1)[0]
+            if base in CJK_LANGS:
+                return True
+            if base in NON_CJK_LANGS_HINT:
+                return False
+        return cjk_text(text)
+
+    num_docs = len(texts)
+    cjk = [cjk_of(lang, text) for text, lang in zip(texts, langs)]
+    token_lists = [(CJK_TOKEN_RE if c else TOKEN_RE).findall(unicodedata.normalize("NFKC", t).casefold()) if t else [] for t, c in zip(texts, cjk)]
+    lengths = np.fromiter((len(t) for t in token_lists), dtype=np.int64, count=num_docs)
+    starts = np.zeros(num_docs, dtype=np.int64)
+    starts[1:] = np.cumsum(lengths)[:-1]
+    tok = hash_strings(chain.from_iterable(token_lists), seed=seed, count=int(lengths.sum()))
+    n_of_doc = np.fromiter((char_n_grams if c else n_grams for c in cjk), dtype=np.int64, count=num_docs)
+    all_h, all_d = [], []
+    for n in np.unique(n_of_doc):
+        sel = np.nonzero(n_of_doc == n)[0]
+        h, d = _ngram_hashes(tok, starts[sel], lengths[sel], int(n))
+        all_h.append(h)
+        all_d.append(sel[d])
+    h32 = (mix64(np.concatenate(all_h)) >> np.uint64(32)).astype(np.uint32)
+    docs = np.concatenate(all_d)
+    order = np.lexsort((h32, docs))
+    h32, docs = h32[order], docs[order]
+    keep = np.ones(len(h32), dtype=bool)
+    keep[1:] = (h32[1:] != h32[:-1]) | (docs[1:] != docs[:-1])
+    h32, docs = h32[keep], docs[keep]
+    offsets = np.zeros(num_docs + 1, dtype=np.int64)
+    np.cumsum(np.bincount(docs, minlength=num_docs), out=offsets[1:])
+    return h32, offsets
+
+
+def _awkward_corpus():
+    import random
+
+    from tasks.demo_crawl.compose import DocumentComposer, compose_other_lang
+
+    rng = random.Random(7)
+    texts, langs = [], []
+    for lang in ("en", "zh"):
+        comp = DocumentComposer(lang)
+        for i in range(60):
+            texts.append(comp.compose(rng).text())
+            langs.append([lang, None, "zh_Hani" if lang == "zh" else "en-US", "xx"][i % 4])
+    for lang in ("de", "ja", "ko", "ru"):
+        for _ in range(10):
+            texts.append(compose_other_lang(rng, lang))
+            langs.append(None)
+    texts += ["", None, "?!", "Hello", "ﬁne Ｆｕｌｌｗｉｄｔｈ ǅ Straße ΣΑΣ", "𝐁𝐨𝐥𝐝 math letters 𠀀𠀁 astral han", "😀 emoji only 😀",
+              "数学" * 3 + "abc " * 20, "中" + " english" * 3, "mixed 中文中文 and more 字", "\u00a0\t\n", "a" * 5000 + " 中" * 900]
+    langs += [None] * 12
+    return texts, langs
+
+
+def test_shingle_sets_equal_the_previous_implementation() -> None:
+    from dedup.shingles import is_cjk_text
+
+    texts, langs = _awkward_corpus()
+    for n, c in ((5, 5), (3, 2), (1, 1)):
+        v, o = shingle_sets(texts, langs, n, c, seed=1)
+        rv, ro = _reference_shingle_sets(texts, langs, n, c, seed=1)
+        assert np.array_equal(o, ro) and np.array_equal(v, rv)
+    # script detection by code-point table = by regex, on every text and on every head length
+    from dedup.shingles import _CJK_RE, _LETTER_RE
+
+    def by_regex(t):
+        letters = len(_LETTER_RE.findall(t[:2000])) if t else 0
+        return letters > 0 and len(_CJK_RE.findall(t[:2000])) / letters > 0.3
+
+    probes = [t for t in texts if t] + [t[:k] for t in texts if t for k in (1, 3, 10)] + ["中a", "中ab", "中abc", "1中2", "_中_", "中中中abcdefg"]
+    assert [is_cjk_text(t) for t in probes] == [by_regex(t) for t in probes]
+    assert any(is_cjk_text(t) for t in probes) and not all(is_cjk_text(t) for t in probes)
