@@ -44,12 +44,11 @@ import torch.nn.functional as F
 
 from model.checkpoint import Checkpointer, list_checkpoints, load_checkpoint
 from model.flags import run_cli
-from model.finetune import check_vocab, load_init_config, save_final, tokenizer_for, write_summary
+from model.finetune import check_vocab, load_init_config, tokenizer_for
 from model.dpo_data import TokenizedPair, collate_pairs, load_preference_pairs
 from model.llama import Transformer
-from model.loop import resolve_seq_len, write_json
+from model.loop import Step, resolve_seq_len, run_loop, write_json
 from model.logprobs import token_logprobs_from_logits
-from model.pretrain import BadStepGuard, MetricsLog
 from model.schedule import LRSchedule, ScheduleConfig
 from model.tokenizer import Tokenizer
 from model.trainer import Runtime, build_model, build_optimizer, precision, release, setup_runtime, use_bf16
@@ -308,9 +307,6 @@ def main(cfg: DPOConfig) -> dict[str, Any]:
         start = int(meta["step"])
     model.train()
     ckpt = Checkpointer(out, keep_last=cfg.keep_last)
-    metrics_log = MetricsLog(out, rt, total=total_steps, initial=start, progress=False, tensorboard=False)
-    guard = BadStepGuard(cfg.max_bad_steps)
-    summary: dict[str, Any] = {"out": str(out), "start_step": start, "total_steps": total_steps, "data": stats.to_dict()}
     g = torch.Generator().manual_seed(cfg.seed)
     epoch_orders: dict[int, list[int]] = {}
 
@@ -329,33 +325,21 @@ def main(cfg: DPOConfig) -> dict[str, Any]:
             micro.append(([pairs[i] for i in idx], ref[idx]))
         return micro
 
-    def save(step: int) -> None:
+    def save(step: int) -> Path:
         meta = {"model_config": model_cfg.to_dict(), "train_config": dataclasses.asdict(cfg), "stage": "dpo", "tokenizer": tok.location,
                 "init": cfg.init, "data_stats": stats.to_dict(), "schedule": sched.state_dict(), "reference_digest": digest}
-        summary["last_checkpoint"] = str(ckpt.save(step, model, optimizer, meta=meta, rank_state={}))
+        return ckpt.save(step, model, optimizer, meta=meta, rank_state={})
+
+    def step(i: int) -> Step:
+        m, norm, skipped = dpo_step(model, optimizer, micro_batches(i), cfg, rt, bf16=bf16, pad_id=tok.pad_id)
+        rewards = {k: v for k, v in m.items() if k != "loss"}
+        return Step(m["loss"], norm, skipped, record=rewards, summary=rewards)
 
     val_pairs, val_ref = [pairs[i] for i in val_idx], ref[val_idx]
-    try:
-        for step in range(start, total_steps):
-            lr = sched.step(optimizer)
-            m, norm, skipped = dpo_step(model, optimizer, micro_batches(step), cfg, rt, bf16=bf16, pad_id=tok.pad_id)
-            guard.record(skipped, step, m["loss"], norm)
-            done = step + 1
-            metrics_log.write({"kind": "train", "step": done, "lr": lr, "grad_norm": norm, "skipped": skipped, **m})
-            summary.update(step=done, **m)
-            if done % cfg.log_every == 0 or done == total_steps:
-                log.info("step %d/%d loss %.4f acc %.3f margin %.3f", done, total_steps, m["loss"], m["reward_accuracy"], m["reward_margin"])
-            if val_pairs and cfg.eval_every and (done % cfg.eval_every == 0 or done == total_steps):
-                v = dpo_eval(model, val_pairs, val_ref, cfg, rt, tok.pad_id, bf16=bf16)
-                metrics_log.write({"kind": "val", "step": done, **v})
-                summary.update(v)
-            if cfg.ckpt_every_steps and done % cfg.ckpt_every_steps == 0 and done < total_steps:
-                save(done)
-        save_final(out, ckpt, summary, save, start=start, total_steps=total_steps, resumed=bool(own))
-    finally:
-        metrics_log.close()
-    return write_summary(out, summary, guard, rt)
-
+    validate = (lambda done: dpo_eval(model, val_pairs, val_ref, cfg, rt, tok.pad_id, bf16=bf16)) if val_pairs else None
+    return run_loop(out=out, rt=rt, optimizer=optimizer, sched=sched, start=start, total_steps=total_steps, step=step, evaluate=validate,
+                    eval_every=cfg.eval_every, save=save, ckpt=ckpt, ckpt_every_steps=cfg.ckpt_every_steps, max_bad_steps=cfg.max_bad_steps,
+                    log_every=cfg.log_every, summary={"data": stats.to_dict()}, name="dpo")
 
 def cli(argv: list[str] | None = None) -> int:
     return run_cli(DPOConfig, main, argv, prog="python -m model.dpo", description=__doc__.split("\n")[0])

@@ -5,7 +5,8 @@ the multi-step schedule (warmup, x0.316 at 80% of tokens, x0.1 at 90%), AdamW (0
 clipping 1.0, bf16 autocast with fp32 master weights on GPU, gradient accumulation, ``torch.compile`` on
 GPU, FSDP2 when WORLD_SIZE > 1. Logs loss / lr / grad norm / tokens/s / MFU to ``OUT/metrics.jsonl`` and
 TensorBoard (``OUT/tb``), validation loss every ``--eval-every`` steps, checkpoints every N steps and M
-minutes into ``OUT/checkpoints`` and resumes exactly from the latest one when rerun.
+minutes into ``OUT/checkpoints`` and resumes exactly from the latest one when rerun. This module resolves
+the run and holds its step and data; the loop around them is ``model.loop.run_loop`` (shared with SFT and DPO).
 
     python -m model.pretrain --preset tiny --data runs/tokens --out runs/pretrain-tiny
     torchrun --nproc_per_node 8 -m model.pretrain --preset 1b --data runs/tokens --out runs/pretrain-1b
@@ -25,14 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.distributed as dist
 
 from model import scaling
 from model.checkpoint import Checkpointer, CheckpointError, check_shape, list_checkpoints, load_checkpoint, read_meta, set_rng_state
 from model.flops import device_peak_flops, estimate_memory, training_flops_per_token
 from model.flags import run_cli
 from model.llama import ModelConfig
-from model.loop import resolve_seq_len, write_json
+from model.loop import Step, resolve_seq_len, run_loop, write_json
 from model.schedule import LRSchedule, ScheduleConfig
 from model.trainer import Runtime, build_model, build_optimizer, evaluate, setup_runtime, train_step, use_bf16
 
@@ -177,71 +177,6 @@ def _estimate(cfg: TrainConfig, model_cfg: ModelConfig, micro: int, seq_len: int
     )
 
 
-# ----------------------------------------------------------------------------- logging and guards
-
-
-class MetricsLog:
-    """JSONL + TensorBoard + tqdm, on rank 0 only."""
-
-    def __init__(self, out: Path, rt: Runtime, *, total: int, initial: int, progress: bool, tensorboard: bool) -> None:
-        self.enabled = rt.is_main
-        self.file = open(out / "metrics.jsonl", "a") if self.enabled else None
-        self.tb = None
-        if self.enabled and tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.tb = SummaryWriter(str(out / "tb"))
-        self.bar = None
-        if self.enabled and progress:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, initial=initial, desc="pretrain", unit="step", dynamic_ncols=True)
-
-    def write(self, record: dict[str, Any]) -> None:
-        if not self.enabled:
-            return
-        self.file.write(json.dumps(record) + "\n")
-        self.file.flush()
-        if self.tb is not None:
-            for k, v in record.items():
-                if k not in ("step", "kind") and isinstance(v, (int, float)) and v is not None:
-                    self.tb.add_scalar(f"{record['kind']}/{k}", v, record["step"])
-
-    def advance(self, postfix: dict[str, Any] | None = None) -> None:
-        if self.bar is not None:
-            self.bar.update(1)
-            if postfix:
-                self.bar.set_postfix(postfix, refresh=False)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-        if self.tb is not None:
-            self.tb.close()
-        if self.file is not None:
-            self.file.close()
-
-
-class BadStepGuard:
-    """Counts consecutive non-finite steps; raises after ``limit`` in a row."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit, self.consecutive, self.total = limit, 0, 0
-
-    def record(self, skipped: bool, step: int, loss: float, grad_norm: float) -> None:
-        if not skipped:
-            self.consecutive = 0
-            return
-        self.consecutive += 1
-        self.total += 1
-        log.warning("step %d: non-finite loss %s / grad norm %s; update skipped (%d in a row)", step, loss, grad_norm, self.consecutive)
-        if self.consecutive >= self.limit:
-            raise FloatingPointError(
-                f"loss or gradient was not finite for {self.consecutive} consecutive steps (last: step {step}); "
-                "training stopped. Lower --lr, check the data, or resume from an earlier checkpoint"
-            )
-
-
 # ----------------------------------------------------------------------------- the loop
 
 
@@ -251,7 +186,6 @@ def _loaders(cfg: TrainConfig, run: ResolvedRun, rt: Runtime):
     def make(split: str, **kw: Any):
         return TokenLoader(cfg.data, split=split, seq_len=run.seq_len, batch_size=run.micro_batch_size, rank=rt.rank, world_size=rt.world_size, **kw)
 
-    # validation: the first eval_batches micro-batches of the val split in file order, the same every time
     return make("train", seed=cfg.seed), (lambda: make("val", seed=0, shuffle=False, infinite=False))
 
 
@@ -334,71 +268,41 @@ def main(cfg: TrainConfig) -> dict[str, Any]:
         write_json(out / "config.json", {"train_config": dataclasses.asdict(cfg), "run": run.to_dict()})
     ckpt = Checkpointer(out, keep_last=cfg.keep_last, async_save=run.async_checkpoint,
                         protect_before_step=run.schedule.first_decay_step if run.schedule.kind == "multistep" else None)
-    metrics = MetricsLog(out, rt, total=run.total_steps, initial=start, progress=cfg.progress, tensorboard=cfg.tensorboard)
-    guard = BadStepGuard(cfg.max_bad_steps)
     fpt, peak = training_flops_per_token(run.model, run.seq_len), device_peak_flops(rt.device)
     tokens_per_step = run.batch_size * run.seq_len
-    summary: dict[str, Any] = {"out": str(out), "start_step": start, "total_steps": run.total_steps, "val_loss": None}
+    timer = {"since": time.perf_counter(), "steps": 0}  # for tokens/s over the steps since the last log line
 
-    def save(step: int) -> None:
+    def save(step: int) -> Path:
         meta = {"model_config": run.model.to_dict(), "train_config": dataclasses.asdict(cfg), "run": run.to_dict(),
                 "schedule": sched.state_dict(), "tokens_seen": step * tokens_per_step}
         ckpt.save(step, model, optimizer, meta=meta, rank_state={"loader": train_loader.state_dict()})
-        summary["last_checkpoint"] = str(ckpt.root / f"step-{step:08d}")
+        timer["since"] = time.perf_counter()  # do not count the save's staging in tokens/s
+        return ckpt.root / f"step-{step:08d}"
 
-    t_last, steps_since = time.perf_counter(), 0
-    step = start
-    try:
-        for step in range(start, run.total_steps):
-            lr = sched.step(optimizer)
-            batches = [train_loader.next_batch() for _ in range(run.grad_accum)]
-            res = train_step(model, optimizer, batches, rt, bf16=run.bf16, grad_clip=cfg.grad_clip)
-            guard.record(res.skipped, step, res.loss, res.grad_norm)
-            steps_since += 1
-            done = step + 1
-            record = {"kind": "train", "step": done, "loss": res.loss, "lr": lr, "grad_norm": res.grad_norm, "tokens": done * tokens_per_step, "skipped": res.skipped}
-            if done % cfg.log_every == 0 or done == run.total_steps or done == start + 1:
-                if rt.device.type == "cuda":
-                    torch.cuda.synchronize()
-                dt = time.perf_counter() - t_last
-                tps = steps_since * tokens_per_step / dt
-                record.update(tokens_per_s=tps, mfu=(tps * fpt / (peak * rt.world_size)) if peak else None,
-                              mem_gb=torch.cuda.max_memory_allocated() / 2**30 if rt.device.type == "cuda" else None)
-                t_last, steps_since = time.perf_counter(), 0
-            metrics.write(record)
-            metrics.advance({"loss": f"{res.loss:.3f}", "lr": f"{lr:.2e}"})
-            summary.update(step=done, loss=res.loss, tokens_per_s=record.get("tokens_per_s", summary.get("tokens_per_s")), mfu=record.get("mfu", summary.get("mfu")))
-            if cfg.eval_every and (done % cfg.eval_every == 0 or done == run.total_steps):
-                val = evaluate(model, (b for _, b in zip(range(cfg.eval_batches), iter(val_loader()))), rt, bf16=run.bf16)
-                metrics.write({"kind": "val", "step": done, "val_loss": val})
-                summary["val_loss"] = val
-            ckpt.poll()
-            if _checkpoint_due(cfg, ckpt, done, run.total_steps, rt):
-                save(done)
-                t_last = time.perf_counter()  # do not count the save's staging in tokens/s
-        if run.total_steps > start and (cfg.ckpt_every_steps or cfg.ckpt_every_minutes):
-            save(run.total_steps)  # the final state, for downstream stages (load_model) and extension
-        ckpt.wait()
-    finally:
-        metrics.close()
-    summary["skipped_steps"] = guard.total
-    if start >= run.total_steps and (out / "summary.json").exists():
-        return {**json.loads((out / "summary.json").read_text()), "start_step": start}  # finished before: keep its summary
-    if rt.is_main:
-        write_json(out / "summary.json", summary)
-    return summary
+    def step(i: int) -> Step:
+        batches = [train_loader.next_batch() for _ in range(run.grad_accum)]
+        res = train_step(model, optimizer, batches, rt, bf16=run.bf16, grad_clip=cfg.grad_clip)
+        done = i + 1
+        timer["steps"] += 1
+        record: dict[str, Any] = {"tokens": done * tokens_per_step}
+        if done % cfg.log_every == 0 or done == run.total_steps or done == start + 1:
+            if rt.device.type == "cuda":
+                torch.cuda.synchronize()
+            tps = timer["steps"] * tokens_per_step / (time.perf_counter() - timer["since"])
+            record.update(tokens_per_s=tps, mfu=(tps * fpt / (peak * rt.world_size)) if peak else None,
+                          mem_gb=torch.cuda.max_memory_allocated() / 2**30 if rt.device.type == "cuda" else None)
+            timer.update(since=time.perf_counter(), steps=0)
+        return Step(res.loss, res.grad_norm, res.skipped, record=record, summary={k: record[k] for k in ("tokens_per_s", "mfu") if k in record})
 
+    def validate(done: int) -> dict[str, Any]:
+        # the first eval_batches micro-batches of the val split in file order, the same every time
+        return {"val_loss": evaluate(model, (b for _, b in zip(range(cfg.eval_batches), iter(val_loader()))), rt, bf16=run.bf16)}
 
-def _checkpoint_due(cfg: TrainConfig, ckpt: Checkpointer, done: int, total: int, rt: Runtime) -> bool:
-    if done == total:
-        return False  # the final save happens after the loop
-    due = bool(cfg.ckpt_every_steps and done % cfg.ckpt_every_steps == 0)
-    if cfg.ckpt_every_minutes:
-        timed = torch.tensor(int(time.monotonic() - ckpt.last_save_time >= 60 * cfg.ckpt_every_minutes), device=rt.device)
-        if rt.distributed:
-            dist.broadcast(timed, src=0)  # every rank must take part in the same save
-        due = due or bool(timed.item())
-    return due
+    return run_loop(out=out, rt=rt, optimizer=optimizer, sched=sched, start=start, total_steps=run.total_steps, step=step,
+                    evaluate=validate, eval_every=cfg.eval_every, save=save, ckpt=ckpt, ckpt_every_steps=cfg.ckpt_every_steps,
+                    ckpt_every_minutes=cfg.ckpt_every_minutes, final_save=bool(cfg.ckpt_every_steps or cfg.ckpt_every_minutes),
+                    max_bad_steps=cfg.max_bad_steps, log_every=cfg.log_every, summary={"val_loss": None}, progress=cfg.progress,
+                    tensorboard=cfg.tensorboard, name="pretrain")
 
 
 # ----------------------------------------------------------------------------- CLI

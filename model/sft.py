@@ -12,7 +12,7 @@ counted). The counts go to ``OUT/data_stats.json`` and into every checkpoint's m
 
 Loop: AdamW (``model.trainer.build_optimizer``), linear warmup then cosine (``model.schedule``), gradient
 accumulation with the loss averaged over all assistant tokens of the step (not per micro-batch),
-clipping, non-finite steps skipped (``BadStepGuard``), checkpoints in the pretraining format
+clipping, non-finite steps skipped; the loop itself is ``model.loop.run_loop``; checkpoints in the pretraining format
 (``model.checkpoint``), resumable from OUT. A held-out slice of the conversations (``eval_fraction``) gives
 the validation loss and the prompts for DeepSeek's repetition ratio of greedy generations
 (``model/repetition.py``) at every evaluation; all of it goes to ``OUT/metrics.jsonl``.
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import logging
 import math
 import sys
@@ -35,11 +34,10 @@ import torch.distributed as dist
 
 from model.checkpoint import Checkpointer, list_checkpoints, load_checkpoint
 from model.flags import run_cli
-from model.finetune import check_vocab, load_init_config, save_final, tokenizer_for, write_summary
+from model.finetune import check_vocab, load_init_config, tokenizer_for
 from model.generate import greedy_generate
 from model.llama import Transformer
-from model.loop import resolve_seq_len, write_json
-from model.pretrain import BadStepGuard, MetricsLog
+from model.loop import Step, resolve_seq_len, run_loop, write_json
 from model.repetition import repetition_report
 from model.schedule import LRSchedule, ScheduleConfig
 from model.sft_data import Example, PackedBatch, PackedSFTLoader, collate_packed, load_sft_examples, pack_rows
@@ -198,43 +196,27 @@ def main(cfg: SFTConfig) -> dict[str, Any]:
     model.train()
     prompts = [eval_prompt(e, tok.special_ids["<|assistant|>"]) for e in val[: cfg.num_eval_prompts]]
     ckpt = Checkpointer(out, keep_last=cfg.keep_last)
-    metrics = MetricsLog(out, rt, total=total_steps, initial=start, progress=False, tensorboard=False)
-    guard = BadStepGuard(cfg.max_bad_steps)
-    summary: dict[str, Any] = {"out": str(out), "start_step": start, "total_steps": total_steps, "data": stats.to_dict()}
 
-    def save(step: int) -> None:
+    def save(step: int) -> Path:
         meta = {"model_config": model_cfg.to_dict(), "train_config": dataclasses.asdict(cfg), "stage": "sft",
                 "tokenizer": tok.location, "init": cfg.init, "init_step": init_meta.get("step"), "data_stats": stats.to_dict(),
                 "schedule": sched.state_dict()}
-        path = ckpt.save(step, model, optimizer, meta=meta, rank_state={"loader": loader.state_dict()})
-        summary["last_checkpoint"] = str(path)
+        return ckpt.save(step, model, optimizer, meta=meta, rank_state={"loader": loader.state_dict()})
 
-    try:
-        for step in range(start, total_steps):
-            lr = sched.step(optimizer)
-            batches = [loader.next_batch() for _ in range(cfg.grad_accum)]
-            loss, norm, skipped = sft_step(model, optimizer, batches, rt, bf16=bf16, grad_clip=cfg.grad_clip)
-            guard.record(skipped, step, loss, norm)
-            done = step + 1
-            record = {"kind": "train", "step": done, "loss": loss, "lr": lr, "grad_norm": norm, "skipped": skipped,
-                      "epoch": loader.epoch, "loss_tokens": sum(b.num_loss_tokens for b in batches)}
-            metrics.write(record)
-            summary.update(step=done, loss=loss)
-            if done % cfg.log_every == 0 or done == total_steps:
-                log.info("step %d/%d loss %.4f lr %.3g grad %.3f", done, total_steps, loss, lr, norm)
-            if cfg.eval_every and (done % cfg.eval_every == 0 or done == total_steps):
-                val_loss = validation_loss(model, val, seq_len, tok.pad_id, cfg.batch_size, rt, bf16=bf16)
-                rep = repetition_eval(model, tok, prompts, cfg) if prompts else {}
-                metrics.write({"kind": "val", "step": done, "val_loss": val_loss, **rep})
-                summary.update(val_loss=val_loss, repetition=rep)
-                model.train()
-            if cfg.ckpt_every_steps and done % cfg.ckpt_every_steps == 0 and done < total_steps:
-                save(done)
-        save_final(out, ckpt, summary, save, start=start, total_steps=total_steps, resumed=bool(own))
-    finally:
-        metrics.close()
-    return write_summary(out, summary, guard, rt)
+    def step(i: int) -> Step:
+        batches = [loader.next_batch() for _ in range(cfg.grad_accum)]
+        loss, norm, skipped = sft_step(model, optimizer, batches, rt, bf16=bf16, grad_clip=cfg.grad_clip)
+        return Step(loss, norm, skipped, record={"epoch": loader.epoch, "loss_tokens": sum(b.num_loss_tokens for b in batches)})
 
+    def validate(done: int) -> dict[str, Any]:
+        val_loss = validation_loss(model, val, seq_len, tok.pad_id, cfg.batch_size, rt, bf16=bf16)
+        rep = repetition_eval(model, tok, prompts, cfg) if prompts else {}
+        model.train()
+        return {"val_loss": val_loss, **rep}
+
+    return run_loop(out=out, rt=rt, optimizer=optimizer, sched=sched, start=start, total_steps=total_steps, step=step, evaluate=validate,
+                    eval_every=cfg.eval_every, save=save, ckpt=ckpt, ckpt_every_steps=cfg.ckpt_every_steps, max_bad_steps=cfg.max_bad_steps,
+                    log_every=cfg.log_every, summary={"data": stats.to_dict()}, name="sft")
 
 def cli(argv: list[str] | None = None) -> int:
     return run_cli(SFTConfig, main, argv, prog="python -m model.sft", description=__doc__.split("\n")[0])

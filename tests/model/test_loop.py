@@ -1,4 +1,6 @@
-"""The pieces every training loop shares (model/loop.py): atomic run files."""
+"""The pieces every training loop shares (model/loop.py): atomic run files, the seq_len rule.
+
+The loop itself runs in every pretrain / SFT / DPO test (tests/model/test_{pretrain,sft,dpo}.py)."""
 
 from __future__ import annotations
 
@@ -7,12 +9,8 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
 
-from model.finetune import write_summary
 from model.loop import resolve_seq_len, write_json
-from model.pretrain import BadStepGuard
-from model.trainer import Runtime
 
 
 def test_write_json_replaces_by_rename_and_keeps_the_old_file_on_failure(tmp_path: Path) -> None:
@@ -28,15 +26,6 @@ def test_write_json_replaces_by_rename_and_keeps_the_old_file_on_failure(tmp_pat
         write_json(path, looped)
     assert json.loads(path.read_text()) == {"step": 2}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["reader.json", "summary.json"]  # no temporary file left
-
-
-def test_finetune_summary_is_renamed_in(tmp_path: Path) -> None:
-    """SFT and DPO write their done-marker through ``write_summary``; before the fix it rewrote the file in place."""
-    (tmp_path / "summary.json").write_text('{"old": true}')
-    os.link(tmp_path / "summary.json", tmp_path / "reader.json")
-    write_summary(tmp_path, {"step": 3}, BadStepGuard(5), Runtime(device=torch.device("cpu")))
-    assert json.loads((tmp_path / "summary.json").read_text()) == {"step": 3, "skipped_steps": 0}
-    assert json.loads((tmp_path / "reader.json").read_text()) == {"old": True}
 
 
 def test_resolve_seq_len_defaults_to_the_model_and_refuses_more() -> None:

@@ -16,7 +16,8 @@ import torch
 
 from model.checkpoint import CheckpointError, list_checkpoints, load_model
 from model.flags import from_flags
-from model.pretrain import BadStepGuard, TrainConfig, main
+from model.loop import BadStepGuard
+from model.pretrain import TrainConfig, main
 from model.schedule import ScheduleConfig, lr_at
 from tests.model.token_fixtures import unigram_entropy, write_token_dataset
 
@@ -206,17 +207,17 @@ def test_tiny_model_learns_real_text_through_the_token_pipeline(shared_data, tmp
 
 def test_checkpoints_are_due_every_n_steps_and_every_m_minutes(tmp_path) -> None:
     from model.checkpoint import Checkpointer
-    from model.pretrain import _checkpoint_due
+    from model.loop import checkpoint_due
     from model.trainer import Runtime
 
     rt = Runtime(device=torch.device("cpu"))
     ck = Checkpointer(tmp_path)
-    by_steps = TrainConfig(data="x", ckpt_every_steps=5, ckpt_every_minutes=0)
-    assert [s for s in range(1, 21) if _checkpoint_due(by_steps, ck, s, 20, rt)] == [5, 10, 15]  # 20: the final save
-    by_time = TrainConfig(data="x", ckpt_every_steps=0, ckpt_every_minutes=1.0)
-    assert not _checkpoint_due(by_time, ck, 3, 20, rt)
+    by_steps = dict(every_steps=5, every_minutes=0, ckpt=ck, rt=rt)
+    assert [s for s in range(1, 21) if checkpoint_due(s, 20, **by_steps)] == [5, 10, 15]  # 20: the final save
+    by_time = dict(every_steps=0, every_minutes=1.0, ckpt=ck, rt=rt)
+    assert not checkpoint_due(3, 20, **by_time)
     ck.last_save_time -= 61  # a minute since the last save
-    assert _checkpoint_due(by_time, ck, 4, 20, rt)
+    assert checkpoint_due(4, 20, **by_time)
 
 
 def test_summary_is_renamed_in_not_rewritten(tokens, tmp_path) -> None:
