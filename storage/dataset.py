@@ -268,12 +268,21 @@ class DatasetWriter:
 
     def reuse(self) -> bool:
         """:meth:`is_complete`, and when it is, point ``LATEST`` at this version (a rerun that
-        changes nothing still repairs a LATEST left stale by a crash) and return True."""
+        changes nothing still repairs a LATEST left stale by a crash; one that finds LATEST right
+        leaves it alone, so a rerun writes no file) and return True."""
         if not self.is_complete():
             return False
-        if self.versioned:
+        if self.versioned and not self._latest_is_current():
             self._point_latest()
         return True
+
+    def _latest_is_current(self) -> bool:
+        """LATEST already names this version and no publish is pending: a rerun writes nothing."""
+        try:
+            named = read_bytes(join(self.root, LATEST)).decode().strip()
+        except (FileNotFoundError, OSError):
+            return False
+        return named == self.name and not exists(join(self.root, PENDING))
 
     def write(self, section: str, index: int, table: pa.Table, **kw: Any) -> ShardInfo:
         return write_shard(self.location, section, index, table, **kw)

@@ -353,6 +353,22 @@ def test_crash_between_manifest_and_latest_is_derived_and_repaired(tmp_path: Pat
     assert resolve_dataset_uri(root) == new.location
 
 
+def test_a_rerun_that_finds_latest_right_writes_nothing(tmp_path: Path) -> None:
+    """curate-nightly reruns a finished dump with every stage reused: no file may change (before:
+    each reuse rewrote LATEST by temp file + rename, a new inode and mtime, a PUT on object stores)."""
+    root = str(tmp_path / "out")
+    first = publish(root, {"v": 1})
+    latest = Path(root, "LATEST")
+    before = latest.stat()
+    assert DatasetWriter(root, kind="documents", stage="unit", config={"v": 1}).reuse()
+    after = latest.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    # LATEST naming another version is still re-pointed by the reuse
+    publish(root, {"v": 2})
+    assert DatasetWriter(root, kind="documents", stage="unit", config={"v": 1}).reuse()
+    assert latest.read_text().strip() == Path(first).name
+
+
 def test_rerunning_an_older_config_after_the_crash_points_latest_at_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = str(tmp_path / "out")
     old = publish(root, {"v": "old"})
