@@ -185,12 +185,11 @@ def _run_locked(datasets: list[Any], writer: DatasetWriter, root: str, cfg: Dedu
         "candidate_pairs": result["candidate_pairs"],
         "verified_pairs": result["verified_pairs"],
         "components_rounds": result["rounds"],
-        "index": root,
         "index_segment": writer.name,
     }
     run = {
         "phases": result["phases"],
-        "index": {"segments_read": len(base), "docs_read": sum(e["rows"] for e in base), "segment_bytes": entry["bytes"],
+        "index": {"root": root, "segments_read": len(base), "docs_read": sum(e["rows"] for e in base), "segment_bytes": entry["bytes"],
                   "index_bytes": sum(e["bytes"] for e in new_manifest["segments"]), "manifest_version": new_manifest["version"]},
     }
     # units computed / skipped and CPU seconds per phase differ between a resumed and a clean run:
