@@ -121,7 +121,7 @@ def test_pipeline_config_holds_the_stage_config_classes_with_the_demo_defaults()
 
     cfg = parse(PipelineConfig, None)
     assert cfg.ingest == IngestConfig() and cfg.filter == FilterConfig() and cfg.remix == parse(RemixConfig, DEFAULT_CONFIG)
-    assert cfg.tokenizer == parse(TokenizerTrainConfig, {"vocab_size": 2048, "character_coverage": 0.995})
+    assert cfg.tokenizer == parse(TokenizerTrainConfig, {"vocab_size": 2048, "character_coverage": 0.98})
     assert cfg.tokenize == parse(TokenizeConfig, {"add_bos": True, "val_fraction": 0.05})
     assert isinstance(cfg.pretrain, TrainConfig) and cfg.pretrain.preset == "demo"
 
