@@ -80,11 +80,13 @@ def permutations(cfg: MinhashConfig) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-def compute_signatures(values: np.ndarray, offsets: np.ndarray, cfg: MinhashConfig, chunk_rows: int = 1 << 23) -> np.ndarray:
+def compute_signatures(values: np.ndarray, offsets: np.ndarray, cfg: MinhashConfig, chunk_rows: int = 1 << 16) -> np.ndarray:
     """(num_docs, num_perm) uint32 signatures from CSR shingle sets; docs without shingles get all-0xFFFFFFFF.
 
     Permutation-major with one reused buffer (measured ~4x faster than a (shingles x perms) matrix);
-    memory is 8 bytes per shingle of a chunk of at most ``chunk_rows`` shingles.
+    memory is 8 bytes per shingle of a chunk of at most ``chunk_rows`` shingles (or one document).
+    Chunks of 2^16 shingles keep the buffer in cache: 0.084 s vs 0.152 s with 2^23 for 1.5M
+    shingles x 120 permutations (best of 3, same signatures).
     """
     num_docs = len(offsets) - 1
     sig = np.full((num_docs, cfg.num_perm), EMPTY_SIG, dtype=np.uint32)

@@ -51,7 +51,7 @@ from dedup.intermediates import PhaseStore
 from dedup.lsh import KEY_SALT, band_rows, bucket_pairs
 from dedup.minhash import MinhashConfig, band_hashes, compute_signatures
 from dedup.normalize import fold
-from dedup.shingles import jaccard_bottom_k, jaccard_sorted, shingle_sets
+from dedup.shingles import jaccard_bottom_k_pairs, jaccard_pairs, shingle_sets
 from storage import DROPPED_SCHEMA, ShardInfo, open_dataset, write_shard
 from storage.schema import conform_documents
 
@@ -348,12 +348,13 @@ def verify_unit(unit: dict[str, Any]) -> dict[str, Any]:
             for u in np.unique(sb):
                 nb, vb, ob, idx_b = (na, va, oa, idx_a) if u == v else load(int(u))
                 js = np.nonzero(sb == u)[0]
-                for j, y in zip(js.tolist(), _lookup(nb, b[js]).tolist()):
-                    x = int(ia[j])
-                    sa_, sb_ = va[oa[x] : oa[x + 1]], vb[ob[y] : ob[y + 1]]
-                    # against an index doc both sides are bottom-k sketches (exact up to k shingles)
-                    sim = jaccard_bottom_k(sa_, sb_, k) if idx_a or idx_b else jaccard_sorted(sa_, sb_)
-                    keep[j] = sim >= cfg.verify_jaccard
+                ib = _lookup(nb, b[js])
+                # all pairs against shard u at once; against an index doc both sides are bottom-k sketches (exact up to k shingles)
+                if idx_a or idx_b:
+                    sim = jaccard_bottom_k_pairs(va, oa, ia[js], vb, ob, ib, k)
+                else:
+                    sim = jaccard_pairs(va, oa, ia[js], vb, ob, ib)
+                keep[js] = sim >= cfg.verify_jaccard
         shards = write_edges(store, f"v{v:05d}", a[keep], b[keep], np.full(int(keep.sum()), KIND_NEAR, np.int8), ctx["partitions"])
         return shards, {"candidates": int(len(a)), "verified": int(keep.sum())}
 

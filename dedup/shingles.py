@@ -193,3 +193,49 @@ def jaccard_bottom_k(a: np.ndarray, b: np.ndarray, k: int) -> float:
     union = np.union1d(a, b)[:k]
     inter = np.intersect1d(a, b, assume_unique=True)
     return float(np.count_nonzero(inter <= union[-1])) / len(union)
+
+
+def _gather(values: np.ndarray, offsets: np.ndarray, rows: np.ndarray, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(pair number of each value, values) of sets ``rows`` of a CSR, each cut to its first ``limit`` values."""
+    starts = offsets[rows]
+    lengths = offsets[rows + 1] - starts
+    if limit is not None:
+        lengths = np.minimum(lengths, limit)
+    pair = np.repeat(np.arange(len(rows), dtype=np.int64), lengths)
+    pos = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(starts, lengths)
+    return pair, values[pos]
+
+
+def jaccard_pairs(va: np.ndarray, oa: np.ndarray, ia: np.ndarray, vb: np.ndarray, ob: np.ndarray, ib: np.ndarray) -> np.ndarray:
+    """:func:`jaccard_sorted` of set ``ia[i]`` of CSR (va, oa) and set ``ib[i]`` of CSR (vb, ob), for every pair i at once."""
+    n = len(ia)
+    pa_, a = _gather(va, oa, ia)
+    pb_, b = _gather(vb, ob, ib)
+    ka = (pa_.astype(np.uint64) << np.uint64(32)) | a.astype(np.uint64)  # sorted: by pair, then value
+    kb = (pb_.astype(np.uint64) << np.uint64(32)) | b.astype(np.uint64)
+    pos = np.minimum(np.searchsorted(ka, kb), max(len(ka) - 1, 0))
+    hit = ka[pos] == kb if len(ka) else np.zeros(len(kb), dtype=bool)
+    inter = np.bincount(pb_[hit], minlength=n)
+    la, lb = np.bincount(pa_, minlength=n), np.bincount(pb_, minlength=n)
+    union = la + lb - inter
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(union == 0, 1.0, inter / np.maximum(union, 1))
+
+
+def jaccard_bottom_k_pairs(va: np.ndarray, oa: np.ndarray, ia: np.ndarray, vb: np.ndarray, ob: np.ndarray, ib: np.ndarray, k: int) -> np.ndarray:
+    """:func:`jaccard_bottom_k` of every pair (set ``ia[i]`` of CSR a, set ``ib[i]`` of CSR b) at once."""
+    n = len(ia)
+    pa_, a = _gather(va, oa, ia, k)
+    pb_, b = _gather(vb, ob, ib, k)
+    keys = np.sort(np.concatenate([(pa_.astype(np.uint64) << np.uint64(32)) | a.astype(np.uint64),
+                                   (pb_.astype(np.uint64) << np.uint64(32)) | b.astype(np.uint64)]))
+    pair = (keys >> np.uint64(32)).astype(np.int64)
+    dup = np.zeros(len(keys), dtype=bool)  # a value in both (each side is a set): its second copy
+    dup[1:] = keys[1:] == keys[:-1]
+    u_keys, u_pair = keys[~dup], pair[~dup]  # the union of each pair, sorted
+    first = np.searchsorted(u_pair, np.arange(n))
+    size = np.minimum(np.bincount(u_pair, minlength=n), k)  # the union's k smallest
+    thr = np.where(size > 0, u_keys[np.maximum(first + size - 1, 0)] if len(u_keys) else 0, 0)
+    inter = np.bincount(pair[dup][keys[dup] <= thr[pair[dup]]], minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(size == 0, 1.0, inter / np.maximum(size, 1))

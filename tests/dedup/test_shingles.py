@@ -141,3 +141,34 @@ def test_shingle_sets_equal_the_previous_implementation() -> None:
     probes = [t for t in texts if t] + [t[:k] for t in texts if t for k in (1, 3, 10)] + ["中a", "中ab", "中abc", "1中2", "_中_", "中中中abcdefg"]
     assert [is_cjk_text(t) for t in probes] == [by_regex(t) for t in probes]
     assert any(is_cjk_text(t) for t in probes) and not all(is_cjk_text(t) for t in probes)
+
+
+def test_pairwise_jaccard_equals_the_scalar_functions() -> None:
+    from dedup.shingles import jaccard_bottom_k, jaccard_bottom_k_pairs, jaccard_pairs
+
+    rng = np.random.default_rng(3)
+
+    def csr(n):
+        sets_ = []
+        for i in range(n):
+            size = [0, 1, 3, 40, 300, 700][i % 6]
+            base = rng.integers(0, 2000 if i % 2 else 2**32, size=size, dtype=np.uint64)
+            sets_.append(np.unique(base).astype(np.uint32))
+        offsets = np.concatenate([[0], np.cumsum([len(x) for x in sets_])]).astype(np.int64)
+        return sets_, np.concatenate(sets_) if sets_ else np.zeros(0, np.uint32), offsets
+
+    A, va, oa = csr(60)
+    B, vb, ob = csr(50)
+    ia = rng.integers(0, 60, size=500)
+    ib = rng.integers(0, 50, size=500)
+    B[7], A[8] = A[8].copy(), A[8]  # identical and overlapping sets, not only random ones
+    vb = np.concatenate(B); ob = np.concatenate([[0], np.cumsum([len(x) for x in B])]).astype(np.int64)
+    ia[:3], ib[:3] = 8, 7
+    got = jaccard_pairs(va, oa, ia, vb, ob, ib)
+    want = np.array([jaccard_sorted(A[x], B[y]) for x, y in zip(ia, ib)])
+    assert np.array_equal(got, want) and (got == 1.0).any() and ((got > 0) & (got < 1)).any()
+    for k in (1, 16, 256):
+        got = jaccard_bottom_k_pairs(va, oa, ia, vb, ob, ib, k)
+        want = np.array([jaccard_bottom_k(A[x], B[y], k) for x, y in zip(ia, ib)])
+        assert np.array_equal(got, want)
+    assert len(jaccard_pairs(va, oa, ia[:0], vb, ob, ib[:0])) == 0
