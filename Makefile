@@ -8,7 +8,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export RAY_AUTH_MODE := disabled
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test clean browser
+.PHONY: install demo test clean browser screenshots
 
 # The dashboard's browser test drives Debian's headless Chromium; install it when missing (root).
 browser:
@@ -33,6 +33,10 @@ demo: $(STAMP)
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
+
+# docs/images/*.png: the Prefect UI and the dashboard on a tiny real run (about 5 min)
+screenshots: $(STAMP) browser
+	$(BIN)/python -m tests.flows.screenshots --out docs/images
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -296,7 +296,7 @@ def compare_part(view: StageView) -> str:
     rows = [[k, ca.get(k, 0), cb.get(k, 0), f"{cb.get(k, 0) - ca.get(k, 0):+d}"] for k in keys]
     inputs = "same inputs" if [i.digest for i in a.inputs] == [i.digest for i in b.inputs] else "inputs differ"
     code = "same code" if a.code_digest == b.code_digest else "code differs"
-    return (f'<h3>Versions side by side</h3><p class="muted">previous <code>{esc(old.location.name)}</code> vs latest '
+    return (f'<h3 id="compare-{esc(view.name)}">Versions side by side</h3><p class="muted">previous <code>{esc(old.location.name)}</code> vs latest '
             f'<code>{esc(view.location.name)}</code>: {inputs}, {code}</p>'
             f'<div class="grid compare">{charts_html}</div>{config_html}'
             + _table(["count", "previous", "latest", "difference"], rows).replace("<table>", '<table class="compare-counts">', 1))
@@ -318,11 +318,12 @@ def stage_section(view: StageView) -> str:
         parts += [funnel_part(view), lengths_part(view), dropped_part(view)]
     elif m is not None and (m.counts.input or m.counts.dropped):
         parts.append(funnel_part(view))
-    parts.append(compare_part(view))
     parts += [dedup_part(view), mixture_part(view), compression_part(view), tokens_part(view),
               training_part(view), eval_part(view)]
     head_parts, body_parts = parts[:2 + bool(view.error)], [p for p in parts[2 + bool(view.error):] if p]
-    parts = head_parts + ['<div class="parts">'] + [f'<div class="part">{p}</div>' for p in body_parts] + ["</div></section>"]
+    compare = compare_part(view)  # full width under the parts: the two versions' funnels side by side
+    parts = (head_parts + ['<div class="parts">'] + [f'<div class="part">{p}</div>' for p in body_parts] + ["</div>"]
+             + ([f'<div class="versions">{compare}</div>'] if compare else []) + ["</section>"])
     return "".join(parts)
 
 

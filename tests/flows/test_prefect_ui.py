@@ -136,3 +136,31 @@ def test_scaling_study_deployment_is_typed_and_runs_on_the_process_pool(server: 
         assert report["variants"]["markov"]["runs"]["ok"] == 4
         keys = {a.key for a in client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id])))}
         assert {"scaling-study-report", "scaling-study-laws", "scaling-study-runs"} <= keys
+
+
+@needs_chromium
+def test_screenshot_of_the_deployments_page(server: PrefectServer, study_deployment: str, tmp_path: Path) -> None:
+    """What ``make screenshots`` (tests/flows/screenshots.py) does for docs/images/prefect-deployments.png."""
+    from tests.flows.screenshots import shoot
+
+    with HeadlessChromium() as browser:
+        page = browser.open("about:blank")
+        try:
+            shot = shoot(page, f"{server.ui_url}/deployments", tmp_path / "deployments.png", 6)
+            assert "scaling-study" in page.evaluate("document.body.innerText")
+        finally:
+            page.close()
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+def test_readme_shows_every_screenshot_the_command_writes() -> None:
+    import re
+
+    repo = Path(__file__).resolve().parents[2]
+    source = (repo / "tests" / "flows" / "screenshots.py").read_text()
+    written = set(re.findall(r'args\.out / "([a-z-]+\.png)"', source))
+    assert len(written) == 4
+    readme = (repo / "README.md").read_text()
+    for name in written:
+        assert f"(docs/images/{name})" in readme, name
+        assert (repo / "docs" / "images" / name).is_file(), f"docs/images/{name}: run make screenshots"
