@@ -5,29 +5,43 @@ that has not been curated yet is ingested, filtered and deduplicated *against th
 dedup index* ``out/dedup-index`` of everything kept so far (each night appends one segment to it,
 so its cost does not grow with the history; ``longterm dedup-index compact`` merges segments).
 Each dump's outputs land under ``out/<stage>/<dump>``; ``out/curated.json`` lists the dumps done
-with their outputs and the index that covers them. The deployment ``curate-nightly`` in prefect.yaml
-runs it on a schedule.
+with their outputs, their conservation counts and the index that covers them. The deployment
+``curate-nightly`` in prefect.yaml runs it on a schedule.
 
     from flows.curate import curate_nightly
     curate_nightly(watch="runs/incoming", out="runs/curated")
+
+Drop a dump in whole: copy it under a name starting with ``.`` and rename it (names starting
+with ``.`` are skipped), or a run may curate half of it. One run at a time writes ``out``
+(``out/.curate-nightly.lock``): a run started while another is curating (a manual run beside the
+schedule) waits for it, then finds only what is still new. A rerun is a no-op: the stages reuse
+their content-addressed versions and the index is not touched.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import socket
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from prefect import flow, get_run_logger
+from prefect.artifacts import create_table_artifact
 
+from flows.artifacts import artifact_key
 from flows.deduplicate import dedup_flow
 from flows.filter import filter_flow
 from flows.ingest import ingest_flow
 from flows.validation import require_output, require_path
-from storage import write_bytes_atomic
+from storage import open_dataset, write_bytes_atomic
 
 STATE_FILE = "curated.json"
+LOCK_FILE = ".curate-nightly.lock"
+LOCK_WAIT_S = 6 * 3600.0  # a run waits this long for another one writing the same out, then fails
+STAGES = ("ingest", "filter", "dedup")
 
 
 def _load_state(out: str) -> dict[str, Any]:
@@ -40,6 +54,71 @@ def _save_state(out: str, state: dict[str, Any]) -> None:
     write_bytes_atomic(str(Path(out) / STATE_FILE), json.dumps(state, indent=2).encode())
 
 
+class _RunLock:
+    """``fcntl.flock`` on ``out/.curate-nightly.lock``: one run writes ``out`` at a time.
+
+    Without it two runs both take a new dump for theirs and race on its stage outputs and on
+    ``curated.json`` (the last writer drops the other's dumps)."""
+
+    def __init__(self, out: str, wait_s: float) -> None:
+        self.path = os.path.join(out, LOCK_FILE)
+        self.wait_s = wait_s
+        self.fd: int | None = None
+
+    def __enter__(self) -> _RunLock:
+        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + self.wait_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "unknown"
+                    os.close(fd)
+                    raise RuntimeError(f"{self.path}: another curate-nightly run holds it ({holder}); waited {self.wait_s:g} s") from None
+                time.sleep(1.0)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}).encode(), 0)
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            os.ftruncate(self.fd, 0)
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
+def night_counts(outputs: dict[str, str]) -> dict[str, Any]:
+    """One dump's funnel over ingest -> filter -> dedup: ``input = kept + sum(dropped) + quarantined``.
+
+    ``dropped`` is keyed ``<stage>/<reason>``. Raises when a stage's input is not the previous
+    stage's kept documents (documents lost between the stages)."""
+    counts = {s: open_dataset(outputs[s]).manifest.counts for s in STAGES}
+    for prev, cur in zip(STAGES, STAGES[1:]):
+        if counts[cur].input != counts[prev].kept:
+            raise RuntimeError(f"{outputs[cur]}: {cur} read {counts[cur].input} documents, {prev} kept {counts[prev].kept}")
+    dropped = {f"{s}/{reason}": n for s in STAGES for reason, n in sorted(counts[s].dropped.items()) if n}
+    night = {"input": counts["ingest"].input, "kept": counts["dedup"].kept, "dropped": dropped,
+             "quarantined": sum(c.quarantined for c in counts.values())}
+    assert night["input"] == night["kept"] + sum(dropped.values()) + night["quarantined"], night
+    return night
+
+
+def night_rows(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """The artifact table: one row per dump curated, in the order they were."""
+    rows = []
+    for name, entry in state["dumps"].items():
+        c = entry.get("counts") or night_counts(entry)
+        by_stage = {s: sum(n for k, n in c["dropped"].items() if k.startswith(s + "/")) for s in STAGES}
+        rows.append({"dump": name, "input": c["input"], "quarantined": c["quarantined"], "dropped_ingest": by_stage["ingest"],
+                     "dropped_filter": by_stage["filter"], "dropped_dedup": by_stage["dedup"], "kept": c["kept"]})
+    return rows
+
+
 @flow(name="curate-nightly", log_prints=True)
 def curate_nightly(
     watch: str = "runs/incoming",
@@ -47,22 +126,37 @@ def curate_nightly(
     filter_config: dict[str, Any] | None = None,
     dedup_config: dict[str, Any] | None = None,
     ray_address: str | None = None,
+    executor: Literal["ray", "local"] = "ray",
 ) -> dict[str, Any]:
-    """Ingest, filter and dedup (against the persisted index) each dump in ``watch`` not curated yet."""
+    """Ingest, filter and dedup (against the persisted index) each dump in ``watch`` not curated yet.
+
+    Args:
+        executor: ray (each stage on a Ray cluster) or local (in the flow's process: small dumps).
+    """
     log = get_run_logger()
     watch = require_path("watch", watch, is_dir=True)
     out = require_output("out", out)
-    state = _load_state(out)
-    new = [p for p in sorted(Path(watch).iterdir()) if not p.name.startswith(".") and p.name not in state["dumps"]]
-    log.info("%d new dump(s) in %s: %s", len(new), watch, [p.name for p in new])
-    for dump in new:
-        name = dump.name
-        ingested = ingest_flow([str(dump)], os.path.join(out, "ingest", name), source=name, ray_address=ray_address)
-        filtered = filter_flow(ingested, os.path.join(out, "filter", name), config=filter_config, ray_address=ray_address)
-        dedup_out = os.path.join(out, "dedup", name)
-        index = os.path.join(out, "dedup-index")
-        deduped = dedup_flow([filtered], dedup_out, config=dedup_config, index=index, ray_address=ray_address)
-        state["index"] = index  # the dedup stage appended this dump's segment to it
-        state["dumps"][name] = {"ingest": ingested, "filter": filtered, "dedup": deduped}
-        _save_state(out, state)  # after each dump: a failure later keeps the earlier dumps done
+    with _RunLock(out, LOCK_WAIT_S):
+        state = _load_state(out)
+        new = [p for p in sorted(Path(watch).iterdir()) if not p.name.startswith(".") and p.name not in state["dumps"]]
+        log.info("%d new dump(s) in %s: %s", len(new), watch, [p.name for p in new])
+        for dump in new:
+            name = dump.name
+            index = os.path.join(out, "dedup-index")
+            ingested = ingest_flow([str(dump)], os.path.join(out, "ingest", name), source=name, ray_address=ray_address,
+                                   executor=executor)
+            filtered = filter_flow(ingested, os.path.join(out, "filter", name), config=filter_config, ray_address=ray_address,
+                                   executor=executor)
+            deduped = dedup_flow([filtered], os.path.join(out, "dedup", name), config=dedup_config, index=index,
+                                 executor=executor, ray_address=ray_address)
+            outputs = {"ingest": ingested, "filter": filtered, "dedup": deduped}
+            counts = night_counts(outputs)
+            state["index"] = index  # the dedup stage appended this dump's segment to it
+            state["dumps"][name] = {**outputs, "counts": counts}
+            _save_state(out, state)  # after each dump: a failure later keeps the earlier dumps done
+            log.info("%s: %d in, %d kept, %d dropped, %d quarantined", name, counts["input"], counts["kept"],
+                     sum(counts["dropped"].values()), counts["quarantined"])
+    if state["dumps"]:
+        create_table_artifact(key=artifact_key("curate-nightly", "dumps"), table=night_rows(state),
+                              description="Dumps curated so far: input = kept + dropped (per stage) + quarantined")
     return state

@@ -14,7 +14,7 @@ cheap no-op for everything already published, thanks to content addressing).
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Literal
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
@@ -41,8 +41,8 @@ def list_inputs(inputs: list[str]) -> dict[str, int]:
 
 @task(name="ingest-files", cache_policy=NO_CACHE)
 def ingest_files(inputs: list[str], out: str, config: IngestConfig, source: str | None, ray_address: str | None,
-                 force: bool = False) -> str:
-    return run_ingest(inputs, out, config, source=source, executor="ray", ray_address=ray_address, force=force,
+                 force: bool = False, executor: str = "ray") -> str:
+    return run_ingest(inputs, out, config, source=source, executor=executor, ray_address=ray_address, force=force,
                       progress=PrefectProgress("ingest"))
 
 
@@ -59,15 +59,17 @@ def ingest_flow(
     config: dict[str, Any] | IngestConfig | str | None = None,
     ray_address: str | None = None,
     force: bool = False,
+    executor: Literal["ray", "local"] = "ray",
 ) -> str:
     """Ingest JSONL / Parquet / WARC / WET / HTML files into a versioned documents dataset under ``out``.
 
     ``config``: IngestConfig overrides as a mapping or a JSON/YAML file; unknown keys fail the run at once.
     ``force`` recomputes even when a version with the same inputs, config and code exists.
+    ``executor``: ray (files read by Ray tasks) or local (in the flow's process: small inputs).
     """
     config = parse_config("config", IngestConfig, config)
     listing = list_inputs(inputs)
     print(f"ingest: {listing['files']} input files, {listing['bytes'] / 1e6:.1f} MB")
-    uri = ingest_files(inputs, out, config, source, ray_address, force)
+    uri = ingest_files(inputs, out, config, source, ray_address, force, executor)
     publish_artifacts(uri)
     return uri

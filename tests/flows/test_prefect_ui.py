@@ -21,10 +21,8 @@ needs_chromium = pytest.mark.skipif(chromium_path() is None, reason="chromium is
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    home = tmp_path_factory.mktemp("prefect-ui")
-    with PrefectServer(home=home, port=0, services=False).start(timeout=240) as srv:
-        yield srv
+def server(prefect_server: PrefectServer) -> PrefectServer:
+    return prefect_server  # tests/flows/conftest.py: one real server for this module
 
 
 def test_ui_settings_name_the_bound_port(server: PrefectServer) -> None:
