@@ -16,6 +16,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.artifacts import publish_dataset_artifacts
+from flows.run_artifacts import PrefectProgress
 from flows.token_artifacts import publish_mixture_artifacts
 from flows.validation import parse_config, require_dataset, require_output
 from tasks.ops.remix import RemixConfig
@@ -26,7 +27,7 @@ DEFAULT_CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "remix.ya
 
 @task(name="remix-documents", cache_policy=NO_CACHE)
 def remix_task(input_uri: str, out: str, config: RemixConfig, ray_address: str | None, force: bool = False) -> str:
-    return run_remix(input_uri, out, config, executor="ray", ray_address=ray_address, force=force)
+    return run_remix(input_uri, out, config, executor="ray", ray_address=ray_address, force=force, progress=PrefectProgress("remix"))
 
 
 @task(name="remix-artifacts", retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)

@@ -31,6 +31,7 @@ from tasks.config import to_mapping
 from tasks.ops.funnel_counts import Funnel, count_document, merge_funnels
 from tasks.ops.remix import Cell, DomainGrouper, RemixConfig, copies_of, plan_rates, with_metadata
 from tasks.executor import map_units
+from tasks.progress import ProgressFn, ProgressMeter
 
 DROP_DOWNSAMPLED = "remix_downsampled"
 REPEATS = "repeats"
@@ -156,25 +157,30 @@ def run_remix(
     executor: str = "ray",
     ray_address: str | None = None,
     force: bool = False,
+    progress: ProgressFn | None = None,
 ) -> str:
     """Remix ``input_uri`` to ``cfg``'s target proportions; publish under ``out``; return the version URI.
 
-    A rerun with the same input, config and code is a no-op; ``force`` recomputes anyway."""
+    A rerun with the same input, config and code is a no-op; ``force`` recomputes anyway. ``progress`` gets
+    an event as each shard of each of the two passes finishes (measure, then sample: 2 x shards units)."""
     ds = open_dataset(input_uri, kind="documents")
     writer = DatasetWriter(out, kind="documents", stage="remix", config=to_mapping(cfg), inputs=[ds.ref()],
                            code_digest=stage_code_digest("remix"), force=force)
     if writer.reuse():
         return writer.location
     units = [{"index": i, "shard": s.path} for i, s in enumerate(ds.shards("data"))]
+    meter = ProgressMeter(progress, "remix", 2 * len(units), unit="shard passes", item="docs")
     measured = map_units(RemixMeasureUnit, units, ctor_kwargs={"input_uri": ds.uri, "cfg": cfg},
-                         executor=executor, address=ray_address)
+                         executor=executor, address=ray_address,
+                         on_result=lambda r: meter.advance(items=sum(c[0] for g in r["cells"].values() for c in g.values())))
     before = {lang: {g: Cell(*v) for g, v in groups.items()}
               for lang, groups in _merge_cells([m["cells"] for m in measured], 2).items()}
     plan = plan_rates(before, cfg)
     rates = {lang: {g: p["rate"] for g, p in groups.items()} for lang, groups in plan.items()}
     sampled = map_units(RemixSampleUnit, units,
                         ctor_kwargs={"input_uri": ds.uri, "location": writer.location, "cfg": cfg, "rates": rates},
-                        executor=executor, address=ray_address)
+                        executor=executor, address=ray_address,
+                        on_result=lambda r: meter.advance(items=sum(c["input"] for c in r["funnel"]["by_lang"].values())))
     shards = [ShardInfo.from_dict(s) for r in sampled for s in r["shards"]]
     after = _merge_cells([r["after"] for r in sampled], 3)
     by_lang = merge_funnels([r["funnel"]["by_lang"] for r in sampled])

@@ -43,3 +43,15 @@ def test_run_filter_reports_each_shard_with_its_documents(tmp_path: Path) -> Non
     run_filter(src, str(tmp_path / "out"), FilterConfig(), executor="local", progress=events.append)
     assert [(e.done, e.total) for e in events] == [(0, 3), (1, 3), (2, 3), (3, 3)]
     assert events[-1].items == len(DOCS) and events[-1].stage == "filter" and events[-1].line().endswith("done")
+
+
+def test_run_remix_reports_both_passes_over_every_shard(tmp_path: Path) -> None:
+    from tasks.remix import RemixConfig, run_remix
+    from tests.tasks.test_remix import TARGETS, make_documents as remix_documents, write_documents
+
+    docs = remix_documents(num_en=40, num_zh=20, hard=False)
+    uri = write_documents(tmp_path / "docs", docs, shards=2)
+    events: list[ProgressEvent] = []
+    run_remix(uri, str(tmp_path / "remix"), RemixConfig(targets=TARGETS, max_repeats=3), executor="local", progress=events.append)
+    assert [(e.done, e.total) for e in events] == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]
+    assert events[2].items == len(docs) and events[-1].items == 2 * len(docs) and events[-1].unit == "shard passes"
