@@ -119,6 +119,19 @@ def night_rows(state: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _curate_dump(dump: Path, out: str, filter_config: dict[str, Any] | None, dedup_config: dict[str, Any] | None,
+                 executor: str, ray_address: str | None) -> dict[str, Any]:
+    """ingest -> filter -> dedup of one dump (against and appended to ``out/dedup-index``); its state entry."""
+    name = dump.name
+    ingested = ingest_flow([str(dump)], os.path.join(out, "ingest", name), source=name, ray_address=ray_address, executor=executor)
+    filtered = filter_flow(ingested, os.path.join(out, "filter", name), config=filter_config, ray_address=ray_address,
+                           executor=executor)
+    deduped = dedup_flow([filtered], os.path.join(out, "dedup", name), config=dedup_config, index=os.path.join(out, "dedup-index"),
+                         executor=executor, ray_address=ray_address)
+    outputs = {"ingest": ingested, "filter": filtered, "dedup": deduped}
+    return {**outputs, "counts": night_counts(outputs)}
+
+
 @flow(name="curate-nightly", log_prints=True)
 def curate_nightly(
     watch: str = "runs/incoming",
@@ -130,6 +143,10 @@ def curate_nightly(
 ) -> dict[str, Any]:
     """Ingest, filter and dedup (against the persisted index) each dump in ``watch`` not curated yet.
 
+    A dump that fails (an empty folder, a broken file the stages refuse) is recorded under
+    ``failed`` in curated.json and tried again by the next run; the dumps after it are still
+    curated, then the run fails naming it.
+
     Args:
         executor: ray (each stage on a Ray cluster) or local (in the flow's process: small dumps).
     """
@@ -140,23 +157,27 @@ def curate_nightly(
         state = _load_state(out)
         new = [p for p in sorted(Path(watch).iterdir()) if not p.name.startswith(".") and p.name not in state["dumps"]]
         log.info("%d new dump(s) in %s: %s", len(new), watch, [p.name for p in new])
+        failed: dict[str, str] = {}
         for dump in new:
-            name = dump.name
-            index = os.path.join(out, "dedup-index")
-            ingested = ingest_flow([str(dump)], os.path.join(out, "ingest", name), source=name, ray_address=ray_address,
-                                   executor=executor)
-            filtered = filter_flow(ingested, os.path.join(out, "filter", name), config=filter_config, ray_address=ray_address,
-                                   executor=executor)
-            deduped = dedup_flow([filtered], os.path.join(out, "dedup", name), config=dedup_config, index=index,
-                                 executor=executor, ray_address=ray_address)
-            outputs = {"ingest": ingested, "filter": filtered, "dedup": deduped}
-            counts = night_counts(outputs)
-            state["index"] = index  # the dedup stage appended this dump's segment to it
-            state["dumps"][name] = {**outputs, "counts": counts}
+            try:
+                entry = _curate_dump(dump, out, filter_config, dedup_config, executor, ray_address)
+            except Exception as e:  # one bad dump must not keep every later night from curating the rest
+                failed[dump.name] = f"{type(e).__name__}: {e}"
+                log.error("%s failed, continuing with the next dump: %s", dump.name, failed[dump.name])
+                continue
+            state["index"] = os.path.join(out, "dedup-index")  # the dedup stage appended this dump's segment to it
+            state["dumps"][dump.name] = entry
             _save_state(out, state)  # after each dump: a failure later keeps the earlier dumps done
-            log.info("%s: %d in, %d kept, %d dropped, %d quarantined", name, counts["input"], counts["kept"],
-                     sum(counts["dropped"].values()), counts["quarantined"])
+            c = entry["counts"]
+            log.info("%s: %d in, %d kept, %d dropped, %d quarantined", dump.name, c["input"], c["kept"],
+                     sum(c["dropped"].values()), c["quarantined"])
+        if failed or state.get("failed"):
+            state["failed"] = failed
+            _save_state(out, state)
     if state["dumps"]:
         create_table_artifact(key=artifact_key("curate-nightly", "dumps"), table=night_rows(state),
                               description="Dumps curated so far: input = kept + dropped (per stage) + quarantined")
+    if failed:
+        raise RuntimeError(f"curate-nightly: {len(failed)} dump(s) failed (the others are curated; the next run retries them): "
+                           + "; ".join(f"{k}: {v}" for k, v in failed.items()))
     return state

@@ -228,3 +228,28 @@ def test_curate_nightly_deployment_three_nights_then_reruns(prefect_server: Pref
         assert night()["dumps"] == done
         assert {p: v for p, v in _tree(out).items() if p != "curated.json"} == settled
     assert not worker.alive()
+
+
+def test_a_failing_dump_does_not_block_the_ones_after_it(prefect_harness, crawl: Path, tmp_path: Path) -> None:
+    """Before: the run stopped at the first dump a stage refused, so every later night failed on it
+    again and curated nothing after it. Now it is recorded under ``failed``, the rest are curated,
+    the run fails naming it, and the next run retries it."""
+    from flows.curate import curate_nightly
+
+    watch, out = tmp_path / "incoming", tmp_path / "curated"
+    (watch / "a-broken").mkdir(parents=True)
+    (watch / "a-broken" / "listing.txt").write_text("download failed\n")  # no file ingest reads
+    shutil.copytree(crawl / "dump-00", watch / "b-good")
+
+    run = curate_nightly(watch=str(watch), out=str(out), executor="local", return_state=True)
+    assert run.is_failed() and "a-broken" in run.message and "b-good" not in run.message, run.message
+    state = json.loads((out / "curated.json").read_text())
+    assert list(state["dumps"]) == ["b-good"] and list(state["failed"]) == ["a-broken"], state
+    assert "no files of a supported type" in state["failed"]["a-broken"]
+
+    # the operator fixes the dump: the next run curates it and clears the failure
+    shutil.copy(crawl / "dump-00" / "part-0000.jsonl.gz", watch / "a-broken" / "part-0000.jsonl.gz")
+    state = curate_nightly(watch=str(watch), out=str(out), executor="local")
+    assert list(state["dumps"]) == ["b-good", "a-broken"] and state["failed"] == {}
+    # the same records as b-good: removed as duplicates of it, across the two nights
+    assert state["dumps"]["a-broken"]["counts"]["kept"] == 0
