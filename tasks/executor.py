@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import tempfile
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -81,10 +82,14 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
         paths = [REPO_ROOT] + ([existing] if existing else [])
         kwargs["runtime_env"] = {"env_vars": {"PYTHONPATH": os.pathsep.join(paths)}}
         kwargs["_node_ip_address"] = LOOPBACK
+        # a private temp root, watched from before ray.init: a driver killed while the cluster is
+        # still starting leaves no agent behind (the session dir is only known after init)
+        root = tempfile.mkdtemp(prefix="ltray-", dir=os.environ.get("LONGTERM_RAY_TMP", "/tmp"))  # short: Ray's socket paths live under it
+        kwargs["_temp_dir"] = root
+        _session.update(temp_root=root, reaper=_start_reaper(root))
     ctx = ray.init(**kwargs)
     if not address:
-        session_dir = ctx.address_info["session_dir"]
-        _session.update(session_dir=session_dir, reaper=_start_reaper(session_dir))
+        _session["session_dir"] = ctx.address_info["session_dir"]
 
 
 def session_dir() -> str | None:
@@ -92,13 +97,13 @@ def session_dir() -> str | None:
     return _session.get("session_dir")
 
 
-def _start_reaper(session_dir: str) -> subprocess.Popen:
+def _start_reaper(root: str) -> subprocess.Popen:
     """A watchdog that holds the read end of a pipe whose write end only this process has: when
     this process exits (however it exits), the pipe closes and the watchdog ends the session."""
     read_fd, write_fd = os.pipe()  # both non-inheritable: no Ray child holds the write end
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([REPO_ROOT] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tasks.ray_reaper", session_dir], stdin=read_fd, env=env, cwd=REPO_ROOT,
+        [sys.executable, "-m", "tasks.ray_reaper", root], stdin=read_fd, env=env, cwd=REPO_ROOT,
         start_new_session=True,  # a Ctrl-C or a kill of the driver's process group leaves it running to clean up
     )
     os.close(read_fd)

@@ -1,6 +1,7 @@
 """Ends every process of a local Ray session once the driver that started it is gone.
 
-``python -m tasks.ray_reaper SESSION_DIR`` with stdin the read end of a pipe that only the driver
+``python -m tasks.ray_reaper ROOT`` (the cluster's private temp root, ``/tmp/ltray-*``, which
+holds its session directory; watched from before ``ray.init``) with stdin the read end of a pipe that only the driver
 can write: it blocks until the pipe closes (the driver exited, however: return, exception,
 ``kill -9``), then sends SIGTERM and, after a grace period, SIGKILL to every process of this
 user that belongs to the session. Ray's GCS and raylet die with the driver on their own, but its

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import signal
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -228,3 +230,37 @@ def test_ray_processes_end_with_a_killed_driver(tmp_path) -> None:
         time.sleep(0.5)
     left = {p: Path(f"/proc/{p}/cmdline").read_bytes()[:80] for p in session_pids(sd) if Path(f"/proc/{p}").exists()}
     assert not left, f"Ray processes outlived the killed driver by 20 s: {left}"
+
+
+STARTING_DRIVER = """
+from tasks.executor import init_ray
+init_ray(num_cpus=1)
+import time; time.sleep(600)
+"""
+
+
+@pytest.mark.timeout(180)
+def test_a_driver_killed_while_ray_starts_leaves_no_process() -> None:
+    """Killed inside ray.init (the session dir exists, init has not returned): before, the reaper
+    started only after init, so the agents Ray had started outlived the driver (benchmarks.faults:
+    1-3 survivors of a kill at half a stage's run)."""
+    parent = tempfile.mkdtemp(prefix="lt", dir="/tmp")  # short: Ray's socket paths live under it
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LONGTERM_RAY_TMP": parent}
+    env.pop("RAY_ADDRESS", None)
+    driver = subprocess.Popen([sys.executable, "-c", STARTING_DRIVER], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(Path(parent).glob("ltray-*/session_*/logs/*")) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        roots = list(Path(parent).glob("ltray-*"))
+        assert len(roots) == 1, f"init_ray keeps the cluster under one private root in LONGTERM_RAY_TMP: {roots}"
+        assert session_pids(str(roots[0])), "Ray had started processes when the driver was killed"
+    finally:
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+    deadline = time.monotonic() + 20
+    while session_pids(str(roots[0])) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    left = {p: Path(f"/proc/{p}/cmdline").read_bytes()[:80] for p in session_pids(str(roots[0])) if Path(f"/proc/{p}").exists()}
+    shutil.rmtree(parent, ignore_errors=True)
+    assert not left, f"Ray processes outlived a driver killed during ray.init by 20 s: {left}"
