@@ -317,8 +317,22 @@ def write_edges(store: PhaseStore, prefix: str, a: np.ndarray, b: np.ndarray, ki
 # ----------------------------------------------------------------------------- phase 3: verify
 
 
+VERIFY_GROUP = 8  # new doc shards per verify unit: each index shard is loaded once per unit, not once per new shard
+
+
+def verify_groups(shards: list[int]) -> list[list[int]]:
+    """The verify units: doc shards that received candidates, ``VERIFY_GROUP`` at a time."""
+    return [shards[i : i + VERIFY_GROUP] for i in range(0, len(shards), VERIFY_GROUP)]
+
+
 def verify_unit(unit: dict[str, Any]) -> dict[str, Any]:
-    ctx, v = unit["ctx"], unit["shard"]
+    """True Jaccard of the candidate pairs of a group of new doc shards (pairs whose ``a`` is in the group).
+
+    The group's shingle sets are loaded once (O(group)); every other doc shard the pairs point to
+    (earlier shards of the night, or index shards) is loaded once per unit, then dropped. Grouping
+    matters for a night against a long history: at night 10 of the soak (10 new shards, 90 index
+    shards with candidates) one unit per new shard loaded index shards 900 times."""
+    ctx, group = unit["ctx"], unit["shards"]
     sigs, cands, store = _store(ctx, "signatures"), _store(ctx, "candidates"), _store(ctx, "verify")
     cfg, k = _cfg(ctx), ctx["index_shingles"]
 
@@ -335,30 +349,31 @@ def verify_unit(unit: dict[str, Any]) -> dict[str, Any]:
 
     def compute() -> tuple[list[ShardInfo], dict[str, Any]]:
         records = [cands.completed(f"p{p:04d}", verify=False) for p in range(ctx["partitions"])]
-        t = _concat(cands, cands.shards(records, kind="cand", shard=v))
+        t = _cat([_concat(cands, cands.shards(records, kind="cand", shard=v)) for v in group], ["a", "b"])
         a, b = _col(t, "a"), _col(t, "b")
         if len(a):
             pairs = np.unique(np.stack([a, b], axis=1), axis=0)
             a, b = pairs[:, 0], pairs[:, 1]
         keep = np.zeros(len(a), dtype=bool)
         if len(a):
-            na, va, oa, idx_a = load(v)
-            ia = _lookup(na, a)
-            sb = shard_of(ctx, b)
-            for u in np.unique(sb):
-                nb, vb, ob, idx_b = (na, va, oa, idx_a) if u == v else load(int(u))
-                js = np.nonzero(sb == u)[0]
-                ib = _lookup(nb, b[js])
-                # all pairs against shard u at once; against an index doc both sides are bottom-k sketches (exact up to k shingles)
-                if idx_a or idx_b:
-                    sim = jaccard_bottom_k_pairs(va, oa, ia[js], vb, ob, ib, k)
-                else:
-                    sim = jaccard_pairs(va, oa, ia[js], vb, ob, ib)
-                keep[js] = sim >= cfg.verify_jaccard
-        shards = write_edges(store, f"v{v:05d}", a[keep], b[keep], np.full(int(keep.sum()), KIND_NEAR, np.int8), ctx["partitions"])
+            mine = {v: load(v) for v in group}
+            sa, sb = shard_of(ctx, a), shard_of(ctx, b)
+            for u in np.unique(sb).tolist():
+                nb, vb, ob, idx_b = mine[u] if u in mine else load(u)
+                for v in np.unique(sa[sb == u]).tolist():
+                    na, va, oa, idx_a = mine[v]
+                    js = np.nonzero((sb == u) & (sa == v))[0]
+                    ia, ib = _lookup(na, a[js]), _lookup(nb, b[js])
+                    # all pairs (v, u) at once; against an index doc both sides are bottom-k sketches (exact up to k shingles)
+                    if idx_a or idx_b:
+                        sim = jaccard_bottom_k_pairs(va, oa, ia, vb, ob, ib, k)
+                    else:
+                        sim = jaccard_pairs(va, oa, ia, vb, ob, ib)
+                    keep[js] = sim >= cfg.verify_jaccard
+        shards = write_edges(store, f"v{group[0]:05d}", a[keep], b[keep], np.full(int(keep.sum()), KIND_NEAR, np.int8), ctx["partitions"])
         return shards, {"candidates": int(len(a)), "verified": int(keep.sum())}
 
-    return _cached(store, f"v{v:05d}", compute)
+    return _cached(store, f"v{group[0]:05d}", compute)
 
 
 # ----------------------------------------------------------------------------- phase 4: components
@@ -369,7 +384,7 @@ def _edge_shards(ctx: dict[str, Any], q: int) -> list[tuple[PhaseStore, ShardInf
     phases = ["candidates"] + (["verify"] if _cfg(ctx).verify_jaccard is not None else [])
     for phase in phases:
         st = _store(ctx, phase)
-        units = [f"p{p:04d}" for p in range(ctx["partitions"])] if phase == "candidates" else [f"v{u:05d}" for u in ctx["verify_shards"]]
+        units = [f"p{p:04d}" for p in range(ctx["partitions"])] if phase == "candidates" else [f"v{g[0]:05d}" for g in verify_groups(ctx["verify_shards"])]
         recs = [st.completed(u, verify=False) for u in units]
         out += [(st, sh) for sh in st.shards([r for r in recs if r], kind="edges", q=q)]
     return out
@@ -434,8 +449,9 @@ def finalize_unit(unit: dict[str, Any]) -> dict[str, Any]:
             store, f"q{q:04d}-final", pa.table({"node": nodes[is_new], "label": labels[is_new], "kinds": kinds[is_new]}),
             req_shard[is_new], n_shards, "shard", kind="final",
         )
-        # survivors that are new docs are looked up by the survivors phase; index survivors by filter itself
-        ask = is_new & ((labels & NEW_FLAG) != 0)
+        # every survivor (new doc or index doc) is looked up by the survivors unit of its doc shard: an index
+        # shard is read once per run, not once per filter unit that has a survivor there
+        ask = is_new
         req = pa.table({"label": labels[ask], "requester": req_shard[ask].astype(np.int64)})
         shards += _scatter(store, f"q{q:04d}-req", req, shard_of(ctx, labels[ask]), n_shards, "shard", kind="req")
         return shards, {"removed_new": int(is_new.sum()), "req_shards": sorted({int(x.attrs["shard"]) for x in shards if x.attrs.get("kind") == "req"})}
@@ -460,20 +476,6 @@ def _survivor_rows(t: pa.Table, labels: np.ndarray, src: np.ndarray) -> pa.Table
     )
 
 
-def _index_survivors(ctx: dict[str, Any], labels: np.ndarray) -> pa.Table | None:
-    """Survivor rows of labels that are index documents, read from the segments' docs files."""
-    labels = np.unique(labels)
-    if not len(labels):
-        return None
-    where = shard_of(ctx, labels)
-    index_src = _i64(hash_strings([INDEX_SRC]))[0]
-    tables = []
-    for u in np.unique(where).tolist():
-        t = _index_docs(ctx, ctx["shards"][u], ["node_key", "id", "text_hash", "url_hash"])
-        tables.append(_survivor_rows(t, labels[where == u], np.full(t.num_rows, index_src, np.int64)))
-    return pa.concat_tables(tables)
-
-
 def survivors_unit(unit: dict[str, Any]) -> dict[str, Any]:
     ctx, v = unit["ctx"], unit["shard"]
     fin, sigs, store = _store(ctx, "finalize"), _store(ctx, "signatures"), _store(ctx, "survivors")
@@ -484,10 +486,15 @@ def survivors_unit(unit: dict[str, Any]) -> dict[str, Any]:
         if req is None:
             return [], {}
         labels, requester = _col(req, "label"), _col(req, "requester")
-        rec = sigs.completed(f"u{v:05d}", verify=False)
-        t = sigs.read_table(sigs.shards([rec], kind="sig")[0], ["node_key", "id", "text_hash", "url_hash", "src"])
         pairs = np.unique(np.stack([labels, requester], axis=1), axis=0)
-        out = _survivor_rows(t, pairs[:, 0], _col(t, "src"))
+        s = ctx["shards"][v]
+        if s["kind"] == "index":  # survivors kept by earlier runs: the segment's docs file
+            t = _index_docs(ctx, s, ["node_key", "id", "text_hash", "url_hash"])
+            out = _survivor_rows(t, pairs[:, 0], np.full(t.num_rows, _i64(hash_strings([INDEX_SRC]))[0], np.int64))
+        else:
+            rec = sigs.completed(f"u{v:05d}", verify=False)
+            t = sigs.read_table(sigs.shards([rec], kind="sig")[0], ["node_key", "id", "text_hash", "url_hash", "src"])
+            out = _survivor_rows(t, pairs[:, 0], _col(t, "src"))
         shards = _scatter(store, f"v{v:05d}-surv", out, pairs[:, 1], len(ctx["shards"]), "shard", kind="surv")
         return shards, {}
 
@@ -526,9 +533,6 @@ def filter_unit(unit: dict[str, Any]) -> dict[str, Any]:
     final = _concat(fin, fin.shards(frecs, kind="final", shard=u))
     srecs = [surv.completed(f"v{x:05d}", verify=False) for x in ctx["surv_shards"]]
     survivors = _concat(surv, surv.shards([r for r in srecs if r], kind="surv", shard=u))
-    if final is not None:  # survivors kept by earlier runs: straight from the index segments
-        old = _index_survivors(ctx, _col(final, "label")[(_col(final, "label") & NEW_FLAG) == 0])
-        survivors = _cat([survivors, old], ["label", "survivor_id", "s_text_hash", "s_url_hash", "s_src"])
     nodes = _col(sig_t, "node_key")
     dropped = np.zeros(len(nodes), dtype=bool)
     shards: list[ShardInfo] = []
@@ -672,7 +676,7 @@ def run_graph(ctx: dict[str, Any], map_units: MapUnits, report: dict[str, Any]) 
     # verify only the doc shards that received candidates (not every index shard of the history)
     ctx = {**ctx, "verify_shards": sorted({v for x in cand for v in x.get("cand_shards", [])})}
     if _cfg(ctx).verify_jaccard is not None:
-        ver = _run("verify", verify_unit, [{"ctx": ctx, "shard": v} for v in ctx["verify_shards"]], map_units, report)
+        ver = _run("verify", verify_unit, [{"ctx": ctx, "shards": g} for g in verify_groups(ctx["verify_shards"])], map_units, report)
     r = 0
     while True:
         res = _run("components", components_unit, [{"ctx": ctx, "part": q, "round": r} for q in range(P)], map_units, report)

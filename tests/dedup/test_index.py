@@ -160,3 +160,28 @@ def test_a_night_killed_mid_run_leaves_the_previous_manifest_valid(tmp_path: Pat
     assert dropped(out) == {i: v for i, v in truth.items() if i.startswith("n2-")}
     assert m.counts.is_conserved() and m.run["phases"]["signatures"]["skipped"] >= 1  # resumed from the killed run's units
     assert [e["rows"] for e in read_manifest(str(index))["segments"]] == [3000, 2700]
+
+
+def test_a_night_reads_each_index_docs_file_at_most_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Verify (units of up to 8 new shards) and survivors each read an index shard once per night, not once per new shard.
+
+    Before: one verify unit per new shard and each filter unit looked up index survivors itself, so a
+    night of 4 shards read an index docs file up to 8 times (at night 10 of the soak: 900 reads)."""
+    import dedup.pipeline as pipeline
+
+    reads: dict[str, int] = {}
+    real = pipeline._index_docs
+
+    def counting(ctx, s, columns=None):
+        reads[s["info"]["path"]] = reads.get(s["info"]["path"], 0) + 1
+        return real(ctx, s, columns)
+
+    monkeypatch.setattr(pipeline, "_index_docs", counting)
+    (n1, n2), truth = nights(2, per_night=400, dups=200, seed=3)
+    index = str(tmp_path / "index")
+    run_dedup([write_docs(str(tmp_path / "in1"), n1, shard_size=100)], str(tmp_path / "out1"), CFG, index=index, executor="local")
+    assert not reads
+    out = run_dedup([write_docs(str(tmp_path / "in2"), n2, shard_size=100)], str(tmp_path / "out2"), CFG, index=index, executor="local")
+    got = dropped(out)
+    assert {k: v for k, v in truth.items()} == {k: got[k] for k in truth}  # every cross-night copy found
+    assert len(reads) >= 3 and max(reads.values()) <= 2, reads
