@@ -17,3 +17,10 @@ def test_two_nights_write_soak_json(tmp_path: Path) -> None:
     assert rows[0]["dup_across"] == 0 and rows[1]["dup_across"] >= 60  # 30% of night 2 re-crawls night 1
     assert all(r["docs_in"] == r["kept"] + r["dup_within"] + r["dup_across"] for r in rows)
     assert rows[1]["index_bytes"] > rows[0]["index_bytes"] > 0 and all(r["bytes_written"] > 0 for r in rows)
+
+
+def test_peak_rss_is_the_nights_own_not_the_parents(tmp_path: Path) -> None:
+    """A parent holding 1 GB must not show up in the night's peak RSS (ru_maxrss carries it over fork + exec)."""
+    ballast = b"x" * (1 << 30)  # resident in this (parent) process
+    rows = main(["--nights", "1", "--docs-per-night", "50", "--out", str(tmp_path)])
+    assert len(ballast) and 50 < rows[0]["peak_rss_mb"] < 900
