@@ -2,7 +2,8 @@
 
 flows -> tasks -> {dedup, model, storage}; nothing imports flows; model, dedup, storage
 and tasks never import prefect; storage imports nothing from the repository. ``ray`` is
-imported by tasks/executor.py only (and by tests and benchmarks).
+imported by tasks/executor.py only (and by tests and benchmarks). The pure stage functions in
+tasks/ops import nothing from model/ but its tokenizer (model/tokenizer.py: no torch).
 """
 
 from __future__ import annotations
@@ -75,6 +76,32 @@ def test_only_the_executor_imports_ray() -> None:
     ]
     assert not offenders, f"only tasks/executor.py may import ray: {offenders}"
     assert "ray" in imported_top_levels(RAY_MODULE)
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Full dotted names of the absolute imports of ``path`` (``from a.b import c`` -> ``a.b``)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return names
+
+
+OPS_MAY_IMPORT_FROM_MODEL = {"model.tokenizer"}
+
+
+def test_pure_ops_import_only_the_tokenizer_from_model() -> None:
+    offenders = {
+        str(p.relative_to(ROOT)): sorted(bad)
+        for p in sorted((ROOT / "tasks" / "ops").rglob("*.py"))
+        if (bad := {m for m in imported_modules(p) if (m == "model" or m.startswith("model.")) and m not in OPS_MAY_IMPORT_FROM_MODEL})
+    }
+    assert not offenders, f"tasks/ops may import only {sorted(OPS_MAY_IMPORT_FROM_MODEL)} from model/: {offenders}"
+    tokenizer_imports = imported_top_levels(ROOT / "model" / "tokenizer.py")
+    assert "torch" not in tokenizer_imports, "model/tokenizer.py is imported by the pure ops: keep it free of torch"
 
 
 def test_checker_catches_a_violation(tmp_path: Path) -> None:
