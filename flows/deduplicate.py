@@ -13,6 +13,7 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 
 from flows.artifacts import artifact_key, publish_dataset_artifacts
+from flows.run_artifacts import PrefectProgress
 from flows.validation import parse_config, require_datasets, require_output
 from storage import open_dataset
 from tasks.dedup import DedupConfig, run_dedup
@@ -21,7 +22,8 @@ from tasks.dedup import DedupConfig, run_dedup
 @task(name="dedup")
 def dedup_task(inputs: list[str], out: str, config: DedupConfig, index: str | None, executor: str, ray_address: str | None,
                force: bool = False) -> str:
-    return run_dedup(inputs, out, config, index=index, executor=executor, ray_address=ray_address, force=force)
+    return run_dedup(inputs, out, config, index=index, executor=executor, ray_address=ray_address, force=force,
+                     progress=PrefectProgress("dedup"))  # live: units done / total of each phase, docs/s, ETA
 
 
 def by_dumps_rows(stats: dict[str, Any]) -> list[dict[str, Any]]:

@@ -25,7 +25,6 @@ the manifest digest: a resumed run publishes the digest of a clean run).
 
 from __future__ import annotations
 
-import functools
 import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -38,6 +37,7 @@ from storage import Counts, DatasetError, DatasetWriter, ShardInfo, open_dataset
 from storage.uri import filesystem_for, join
 from tasks.code_digest import stage_code_digest
 from tasks.executor import check_executor, init_ray, map_units
+from tasks.progress import ProgressFn, ProgressMeter
 
 log = logging.getLogger(__name__)
 
@@ -92,13 +92,15 @@ def run_dedup(
     ray_address: str | None = None,
     force: bool = False,
     lock_wait_s: float = 600.0,
+    progress: ProgressFn | None = None,
 ) -> str:
     """Deduplicate ``inputs`` together and against the dedup index ``index`` (appended to); return the version URI.
 
     A rerun with the same inputs, config, index location and code is a no-op (after a crash it
     resumes from the complete phase units); ``force`` recomputes every phase into a fresh version
     (its segment replaces the earlier run's in the index). ``lock_wait_s``: how long to wait for
-    another run holding the index lock before failing."""
+    another run holding the index lock before failing. ``progress``: called as each unit of each phase
+    finishes (tasks/progress.py: ``dedup: 3/8 signatures units``, docs/s where the phase counts docs, ETA)."""
     cfg = cfg or DedupConfig()
     if not inputs:
         raise ValueError("run_dedup: give at least one input dataset")
@@ -111,10 +113,32 @@ def run_dedup(
         return writer.location
     root = index or join(out, "index", writer.name)
     with IndexLock(root, wait_s=lock_wait_s, purpose=f"dedup {writer.location}"):
-        return _run_locked(datasets, writer, root, cfg, executor, ray_address)
+        return _run_locked(datasets, writer, root, cfg, executor, ray_address, progress)
 
 
-def _run_locked(datasets: list[Any], writer: DatasetWriter, root: str, cfg: DedupConfig, executor: str, ray_address: str | None) -> str:
+class PhaseMapper:
+    """The ``map_units`` callable dedup/ gets (it never imports Ray or knows of progress): each call runs one
+    phase's units on this stage's executor and reports units done / total of that phase (docs where its
+    results count them: signatures ``docs``, filter ``input``)."""
+
+    def __init__(self, executor: str, concurrency: int | None, progress: ProgressFn | None) -> None:
+        self.executor, self.concurrency, self.progress = executor, concurrency, progress
+
+    def __call__(self, fn: Any, units: Any) -> list[Any]:
+        phase = getattr(fn, "phase", "dedup")
+        if units and isinstance(units[0], dict) and "round" in units[0]:
+            phase = f"{phase} (round {units[0]['round'] + 1})"
+        meter = ProgressMeter(self.progress, "dedup", total=len(units), unit=f"{phase} units", item="docs")
+
+        def on_result(r: dict[str, Any]) -> None:
+            meter.advance(items=r.get("docs", r.get("input", 0)) if isinstance(r, dict) else 0)
+
+        return map_units(fn, units, executor=self.executor, concurrency=self.concurrency,
+                         on_result=on_result if self.progress is not None else None)
+
+
+def _run_locked(datasets: list[Any], writer: DatasetWriter, root: str, cfg: DedupConfig, executor: str, ray_address: str | None,
+                progress: ProgressFn | None = None) -> str:
     m = read_manifest(root) or empty_manifest(asdict(cfg.minhash), cfg.partitions, cfg.index_shingles)
     _index_compatible(m, cfg, root)
     own = [e for e in m["segments"] if writer.key in e["runs"]]
@@ -153,7 +177,7 @@ def _run_locked(datasets: list[Any], writer: DatasetWriter, root: str, cfg: Dedu
     if executor == "ray":
         init_ray(ray_address)
     # dedup/ never imports Ray: the phases get this stage's executor as a map_units callable
-    result = run_phases(ctx, functools.partial(map_units, executor=executor, concurrency=cfg.workers))
+    result = run_phases(ctx, PhaseMapper(executor, cfg.workers, progress))
 
     # the index first (segment.json, then the manifest), then the output: a crash in between
     # reruns this run against the index without its own segment

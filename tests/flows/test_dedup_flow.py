@@ -37,6 +37,11 @@ def test_dedup_flow_publishes_table1_artifact(prefect_harness, tmp_path: Path) -
     rows = json.loads(rows) if isinstance(rows, str) else rows
     assert [(r["dumps_together"], r["removed"]) for r in rows] == [(1, 0), (2, 40), (3, 45)]
     assert "dedup-funnel" in arts and "dedup-cluster-sizes" in arts
+    # live progress: run_dedup reported each phase's units through the flow's callback; the last phase ends it
+    from tests.flows.run_artifacts_of import progress_of
+
+    percent, description = progress_of(run_id, "dedup-progress")
+    assert percent == 100.0 and description.startswith("dedup: 2/2 segment units (100%)") and description.endswith("done"), description
 
 
 def test_cli_no_prefect_with_config_file(tmp_path: Path) -> None:

@@ -55,3 +55,24 @@ def test_run_remix_reports_both_passes_over_every_shard(tmp_path: Path) -> None:
     run_remix(uri, str(tmp_path / "remix"), RemixConfig(targets=TARGETS, max_repeats=3), executor="local", progress=events.append)
     assert [(e.done, e.total) for e in events] == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]
     assert events[2].items == len(docs) and events[-1].items == 2 * len(docs) and events[-1].unit == "shard passes"
+
+
+def test_run_dedup_reports_units_done_of_each_phase(tmp_path: Path) -> None:
+    from tasks.dedup import DedupConfig, run_dedup
+    from tests.dedup.corpus import planted_corpus, write_docs
+
+    docs, _ = planted_corpus()
+    uri = write_docs(str(tmp_path / "in"), docs, shard_size=max(1, len(docs) // 3 + 1))  # 3 input shards
+    events: list[ProgressEvent] = []
+    run_dedup([uri], str(tmp_path / "out"), DedupConfig(partitions=2, report_by_dumps=False), executor="local", progress=events.append)
+    phases = [e.unit for e in events if e.done == 0]
+    assert phases[:2] == ["signatures units", "candidates units"] and phases[-2:] == ["filter units", "segment units"]
+    assert "components (round 1) units" in phases
+    by_phase: dict[str, list[tuple[int, int]]] = {}
+    for e in events:
+        by_phase.setdefault(e.unit, []).append((e.done, e.total))
+    assert by_phase["signatures units"] == [(0, 3), (1, 3), (2, 3), (3, 3)]
+    assert by_phase["segment units"] == [(0, 2), (1, 2), (2, 2)]
+    sig_done = [e for e in events if e.unit == "signatures units"][-1]
+    assert sig_done.items == len(docs) and sig_done.stage == "dedup" and "docs/s" in sig_done.line()
+    assert events[-1].line().endswith("done")
