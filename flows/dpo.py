@@ -14,13 +14,15 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.align_common import DPO_DEMO_DATA, training_artifacts, training_config
+from flows.run_artifacts import watch_training
 from model.dpo import DPOConfig
 from tasks.dpo import run_dpo
 
 
 @task(name="dpo-train", cache_policy=NO_CACHE)
 def dpo_task(config: DPOConfig, nproc: int) -> str:
-    return run_dpo(config, nproc=nproc)
+    with watch_training(config.out, "dpo"):  # step / total steps, loss, tokens/s, ETA while it trains
+        return run_dpo(config, nproc=nproc)
 
 
 @flow(name="dpo", log_prints=True)

@@ -159,11 +159,14 @@ class PrefectProgress:
 
 
 def training_event(run_dir: Path, stage: str, elapsed_s: float) -> ProgressEvent | None:
-    """Step / total steps, last loss and tokens/s of a training run folder (``config.json`` + ``metrics.jsonl``)."""
-    try:
+    """Step / total steps, last loss and tokens/s of a training run folder (``config.json`` or ``loop.json`` + ``metrics.jsonl``)."""
+    try:  # pretrain's config.json; SFT / DPO: the loop's loop.json (model/loop.py)
         total = int(json.loads((run_dir / "config.json").read_text())["run"]["total_steps"])
     except (OSError, ValueError, KeyError, TypeError):
-        return None
+        try:
+            total = int(json.loads((run_dir / "loop.json").read_text())["total_steps"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
     rows = [r for r in read_metrics(run_dir / "metrics.jsonl") if isinstance(r.get("loss"), (int, float))]
     if not rows:
         return ProgressEvent(stage, 0, total, unit="steps", item="tokens", elapsed_s=elapsed_s)

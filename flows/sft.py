@@ -14,13 +14,15 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.align_common import SFT_DEMO_DATA, training_artifacts, training_config
+from flows.run_artifacts import watch_training
 from model.sft import SFTConfig
 from tasks.sft import run_sft
 
 
 @task(name="sft-train", cache_policy=NO_CACHE)
 def sft_task(config: SFTConfig, nproc: int) -> str:
-    return run_sft(config, nproc=nproc)
+    with watch_training(config.out, "sft"):  # step / total steps, loss, tokens/s, ETA while it trains
+        return run_sft(config, nproc=nproc)
 
 
 @flow(name="sft", log_prints=True)

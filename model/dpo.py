@@ -331,9 +331,12 @@ def main(cfg: DPOConfig) -> dict[str, Any]:
         return ckpt.save(step, model, optimizer, meta=meta, rank_state={})
 
     def step(i: int) -> Step:
-        m, norm, skipped = dpo_step(model, optimizer, micro_batches(i), cfg, rt, bf16=bf16, pad_id=tok.pad_id)
+        micro = micro_batches(i)
+        m, norm, skipped = dpo_step(model, optimizer, micro, cfg, rt, bf16=bf16, pad_id=tok.pad_id)
         rewards = {k: v for k, v in m.items() if k != "loss"}
-        return Step(m["loss"], norm, skipped, record=rewards, summary=rewards)
+        # tokens read by the step: prompt + chosen and prompt + rejected of every pair, on every rank
+        tokens = sum(2 * len(p.prompt) + len(p.chosen) + len(p.rejected) for pairs, _ in micro for p in pairs) * rt.world_size
+        return Step(m["loss"], norm, skipped, record=rewards, summary=rewards, tokens=tokens)
 
     val_pairs, val_ref = [pairs[i] for i in val_idx], ref[val_idx]
     validate = (lambda done: dpo_eval(model, val_pairs, val_ref, cfg, rt, tok.pad_id, bf16=bf16)) if val_pairs else None

@@ -148,6 +148,7 @@ class Step:
     skipped: bool  # non-finite loss or gradient: the update was dropped
     record: dict[str, Any] = field(default_factory=dict)  # more fields for this step's line in metrics.jsonl
     summary: dict[str, Any] = field(default_factory=dict)  # fields the run summary takes from this step
+    tokens: int = 0  # tokens this step processed on all ranks: the loop logs ``tokens_per_s`` (unless ``record`` has it)
 
 
 def run_loop(
@@ -177,7 +178,9 @@ def run_loop(
 
     Per step: the schedule sets the lr, ``step(i)`` does the optimizer step (its own data, forward,
     backward, clipping), the bad-step guard counts non-finite steps, one ``train`` line goes to
-    ``metrics.jsonl`` (step, loss, lr, grad_norm, skipped and the step's ``record``). Every
+    ``metrics.jsonl`` (step, loss, lr, grad_norm, skipped, ``tokens_per_s`` over the step's wall time when
+    it counts ``tokens``, and the step's ``record``). ``loop.json`` (name, start and total steps) is
+    written first, so a watcher can report step / total while the run trains. Every
     ``eval_every`` steps and after the last one, ``evaluate(done)`` gives a ``val`` line (also merged into
     the summary). Checkpoints: ``save(done)`` every ``ckpt_every_steps`` steps / ``ckpt_every_minutes``
     minutes, and after the last step when ``final_save`` (the state later stages load); ``save`` records
@@ -187,13 +190,18 @@ def run_loop(
     summary = {"out": str(out), "start_step": start, "total_steps": total_steps, **(summary or {})}
     metrics = MetricsLog(out, rt, total=total_steps, initial=start, progress=progress, tensorboard=tensorboard, desc=name)
     guard = BadStepGuard(max_bad_steps)
+    if rt.is_main:
+        write_json(out / "loop.json", {"name": name, "start_step": start, "total_steps": total_steps})
     try:
         for i in range(start, total_steps):
             lr = sched.step(optimizer)
+            t0 = time.perf_counter()
             res = step(i)
+            rate = {"tokens_per_s": res.tokens / max(time.perf_counter() - t0, 1e-9)} if res.tokens else {}
             guard.record(res.skipped, i, res.loss, res.grad_norm)
             done = i + 1
-            metrics.write({"kind": "train", "step": done, "loss": res.loss, "lr": lr, "grad_norm": res.grad_norm, "skipped": res.skipped, **res.record})
+            metrics.write({"kind": "train", "step": done, "loss": res.loss, "lr": lr, "grad_norm": res.grad_norm, "skipped": res.skipped,
+                           **rate, **res.record})
             metrics.advance({"loss": f"{res.loss:.3f}", "lr": f"{lr:.2e}"})
             summary.update(step=done, loss=res.loss, **res.summary)
             if metrics.bar is None and (done % log_every == 0 or done == total_steps):

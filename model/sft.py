@@ -206,7 +206,8 @@ def main(cfg: SFTConfig) -> dict[str, Any]:
     def step(i: int) -> Step:
         batches = [loader.next_batch() for _ in range(cfg.grad_accum)]
         loss, norm, skipped = sft_step(model, optimizer, batches, rt, bf16=bf16, grad_clip=cfg.grad_clip)
-        return Step(loss, norm, skipped, record={"epoch": loader.epoch, "loss_tokens": sum(b.num_loss_tokens for b in batches)})
+        return Step(loss, norm, skipped, record={"epoch": loader.epoch, "loss_tokens": sum(b.num_loss_tokens for b in batches)},
+                    tokens=sum(b.inputs.numel() for b in batches) * rt.world_size)
 
     def validate(done: int) -> dict[str, Any]:
         val_loss = validation_loss(model, val, seq_len, tok.pad_id, cfg.batch_size, rt, bf16=bf16)

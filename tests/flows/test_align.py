@@ -57,6 +57,12 @@ def test_align_flows_publish_artifacts(prefect_harness, tiny_tok: Tokenizer, tin
     arts = artifacts_of(*runs)
     assert {"sft-training-summary", "sft-curve", "sft-data", "dpo-curve", "dpo-data", "eval-scores", "eval-results", "export-hf"} <= set(arts)
     assert len(runs) == 4 and any("toy" in json.dumps(row) for row in arts["eval-results"])
+    # live progress of SFT / DPO from the watcher thread (loop.json + metrics.jsonl): step / total, loss, tokens/s
+    from tests.flows.run_artifacts_of import progress_of
+
+    for run_id, stage in zip(runs, ("sft", "dpo")):
+        percent, description = progress_of(run_id, f"{stage}-progress")
+        assert percent == 100.0 and description.startswith(f"{stage}: 2/2 steps (100%), loss") and "tokens/s" in description, description
 
 
 def test_cli_eval_and_export_without_prefect(tiny_tok: Tokenizer, tiny_tok_dir: str, tmp_path: Path) -> None:

@@ -116,7 +116,8 @@ def test_dpo_training_run_raises_reward_accuracy(tiny_tok: Tokenizer, tiny_tok_d
     summary = main(cfg)
     records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     train = [r for r in records if r["kind"] == "train"]
-    assert len(train) == 8 and set(train[0]) >= {"loss", "reward_accuracy", "reward_margin", "logps_chosen", "logps_rejected"}
+    assert len(train) == 8 and set(train[0]) >= {"loss", "reward_accuracy", "reward_margin", "logps_chosen", "logps_rejected", "tokens_per_s"}
+    assert all(r["tokens_per_s"] > 0 for r in train) and json.loads((out / "loop.json").read_text())["total_steps"] == 8
     assert abs(train[0]["loss"] - 0.6931) < 1e-3  # policy == reference at step 1: margin 0, loss log 2
     assert train[-1]["loss"] < train[0]["loss"] and train[-1]["reward_margin"] > 0
     assert summary["val_reward_accuracy"] == 1.0

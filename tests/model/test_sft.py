@@ -48,6 +48,9 @@ def test_sft_trains_counts_and_resumes(init_ckpt: str, tiny_tok_dir: str, tmp_pa
     train = [r for r in records if r["kind"] == "train"]
     val = [r for r in records if r["kind"] == "val"]
     assert len(train) == 12 and [r["step"] for r in val] == [6, 12]
+    # throughput for the dashboard and the live progress (model/loop.py times each step): 4 x 64 tokens a step
+    assert all(r["tokens_per_s"] > 0 for r in train)
+    assert json.loads((out / "loop.json").read_text()) == {"name": "sft", "start_step": 0, "total_steps": 12}
     assert train[-1]["loss"] < 0.7 * train[0]["loss"]
     assert val[-1]["val_loss"] < val[0]["val_loss"] * 1.5
     for r in val:
