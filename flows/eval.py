@@ -17,7 +17,7 @@ from prefect.artifacts import create_link_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.align_common import require_checkpoint, resolve_tokenizer
-from flows.run_artifacts import publish_eval_artifacts
+from flows.run_artifacts import PrefectProgress, publish_eval_artifacts
 from flows.validation import parse_config, require_output
 from model.evaluate import EvalConfig
 from tasks.evaluate import run_eval
@@ -25,7 +25,7 @@ from tasks.evaluate import run_eval
 
 @task(name="evaluate", cache_policy=NO_CACHE)
 def eval_task(config: EvalConfig) -> dict[str, Any]:
-    return run_eval(config)
+    return run_eval(config, progress=PrefectProgress("eval"))  # live: task runs done / total, samples/s, ETA
 
 
 @task(name="eval-artifacts", retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)

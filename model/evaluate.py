@@ -247,8 +247,16 @@ def results_table(results: dict[str, dict[str, dict[str, Any]]]) -> list[dict[st
     return rows
 
 
-def evaluate(cfg: EvalConfig) -> dict[str, Any]:
-    """Run every task in every prompt style; write samples and results.json; return the results dict."""
+def eval_units(cfg: EvalConfig) -> list[str]:
+    """The runs ``evaluate`` makes, in order: ``task/style`` for each task and prompt style (``task`` for bpb)."""
+    return [spec.label if spec.name == "bpb" else f"{spec.label}/{style.name}"
+            for spec in parse_task_specs(cfg.tasks, cfg.data_root) for style in ([None] if spec.name == "bpb" else prompt_styles(cfg))]
+
+
+def evaluate(cfg: EvalConfig, on_unit: Callable[[str, int], None] | None = None) -> dict[str, Any]:
+    """Run every task in every prompt style; write samples and results.json; return the results dict.
+
+    ``on_unit(label, samples)`` is called after each run of :func:`eval_units` (progress for the caller)."""
     specs = parse_task_specs(cfg.tasks, cfg.data_root)
     ckpt = resolve_checkpoint(cfg.checkpoint)
     meta = read_meta(ckpt)
@@ -272,6 +280,8 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
             results[spec.label] = {"all": {f"bpb_{lang}": v["bpb"] for lang, v in per_lang.items()}}
             _write_jsonl(out / "samples" / f"{spec.label}.jsonl", [{"lang": k, **v} for k, v in per_lang.items()])
             sample_files[spec.label] = {"all": f"samples/{spec.label}.jsonl"}
+            if on_unit is not None:
+                on_unit(spec.label, len(per_lang))
         else:
             for style in prompt_styles(cfg):
                 metrics, samples = RUNNERS[spec.name](model, tok, spec, style, cfg)
@@ -279,6 +289,8 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
                 name = f"{spec.label}.{style.name}.jsonl".replace("+", "_")
                 _write_jsonl(out / "samples" / name, samples)
                 sample_files.setdefault(spec.label, {})[style.name] = f"samples/{name}"
+                if on_unit is not None:
+                    on_unit(f"{spec.label}/{style.name}", len(samples))
         timings[spec.label] = round(time.monotonic() - t0, 2)
     doc = {
         "checkpoint": str(ckpt),

@@ -63,6 +63,10 @@ def test_align_flows_publish_artifacts(prefect_harness, tiny_tok: Tokenizer, tin
     for run_id, stage in zip(runs, ("sft", "dpo")):
         percent, description = progress_of(run_id, f"{stage}-progress")
         assert percent == 100.0 and description.startswith(f"{stage}: 2/2 steps (100%), loss") and "tokens/s" in description, description
+    # eval: task / prompt-style runs done (toy in each style), samples, the last run's name
+    percent, description = progress_of(runs[2], "eval-progress")
+    runs_total = len(doc["results"]["toy"])
+    assert percent == 100.0 and description.startswith(f"eval: {runs_total}/{runs_total} task runs (100%), task toy/") and "samples" in description, description
 
 
 def test_cli_eval_and_export_without_prefect(tiny_tok: Tokenizer, tiny_tok_dir: str, tmp_path: Path) -> None:
