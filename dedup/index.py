@@ -48,6 +48,26 @@ FORMAT = 1
 DOC_BITS = 40  # node key bits 0-39: doc_index (see dedup.pipeline)
 DOC_MASK = (1 << DOC_BITS) - 1
 COMPACT_DOCS_PER_FILE = 250_000
+INDEX_SHARD_ROWS = 20_000  # a run reads consecutive docs files of a segment as one doc shard of up to this many rows
+
+
+def index_doc_shards(segment: dict[str, Any], max_rows: int = INDEX_SHARD_ROWS) -> list[dict[str, Any]]:
+    """A segment's docs files as doc shards of a run: consecutive files (by doc index) grouped up to ``max_rows``.
+
+    One shard per docs file made every per-shard cost of a night (finalize's request files, one
+    survivors unit, the filter units' lookups of it) grow with the count of earlier nights' files:
+    a night's duplicates point into most of them. A night's segment (one docs file per input shard)
+    is then one doc shard; a file above ``max_rows`` (a compacted one) is a shard of its own."""
+    out: list[dict[str, Any]] = []
+    for d in sorted(segment["docs"], key=lambda d: int(d["attrs"]["lo"])):
+        lo, hi = int(d["attrs"]["lo"]), int(d["attrs"]["hi"])
+        last = out[-1] if out else None
+        if last is not None and last["hi"] == lo and last["rows"] + int(d["rows"]) <= max_rows:
+            last["infos"].append(d)
+            last["hi"], last["rows"] = hi, last["rows"] + int(d["rows"])
+        else:
+            out.append({"kind": "index", "segment": segment["name"], "infos": [d], "lo": lo, "hi": hi, "rows": int(d["rows"])})
+    return out
 
 
 def empty_manifest(minhash: dict[str, Any], partitions: int, index_shingles: int) -> dict[str, Any]:

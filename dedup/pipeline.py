@@ -83,8 +83,10 @@ def _inputs(ctx: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _index_docs(ctx: dict[str, Any], s: dict[str, Any], columns: list[str] | None = None) -> pa.Table:
-    """The docs file of an index doc shard (sha256-checked)."""
-    return segment_store(ctx["index_root"], s["segment"]).read_table(ShardInfo.from_dict(s["info"]), columns)
+    """The docs files of an index doc shard (sha256-checked), concatenated in doc-index order."""
+    store = segment_store(ctx["index_root"], s["segment"])
+    tables = [store.read_table(ShardInfo.from_dict(d), columns) for d in s["infos"]]
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
 
 
 def doc_index_of(nodes: np.ndarray) -> np.ndarray:

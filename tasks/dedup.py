@@ -29,7 +29,7 @@ import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from dedup.index import IndexLock, empty_manifest, load_segment, read_manifest, write_manifest, write_segment
+from dedup.index import IndexLock, empty_manifest, index_doc_shards, load_segment, read_manifest, write_manifest, write_segment
 from dedup.intermediates import PhaseStore
 from dedup.minhash import MinhashConfig
 from dedup.pipeline import filter_unit, run_phases  # noqa: F401  (filter_unit: re-export for tests)
@@ -155,8 +155,7 @@ def _run_locked(datasets: list[Any], writer: DatasetWriter, root: str, cfg: Dedu
     for e in base:
         seg = load_segment(root, e)
         segments.append({"name": seg["name"], "bands": seg["bands"], "keys": seg["keys"]})
-        for d in seg["docs"]:
-            shards.append({"kind": "index", "segment": seg["name"], "info": d, "lo": int(d["attrs"]["lo"]), "hi": int(d["attrs"]["hi"])})
+        shards += index_doc_shards(seg)  # consecutive docs files of a segment: one doc shard
     # a rerun after a crash between the index commit and the output commit keeps its doc-index range
     next_doc = int(own[0]["lo"]) if own else int(m["next_doc_index"])
     for ds in datasets:

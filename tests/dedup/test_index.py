@@ -170,10 +170,13 @@ def test_a_night_reads_each_index_docs_file_at_most_twice(tmp_path: Path, monkey
     import dedup.pipeline as pipeline
 
     reads: dict[str, int] = {}
+    shards: set[tuple[int, int]] = set()
     real = pipeline._index_docs
 
     def counting(ctx, s, columns=None):
-        reads[s["info"]["path"]] = reads.get(s["info"]["path"], 0) + 1
+        shards.add((s["lo"], s["hi"]))
+        for d in s["infos"]:
+            reads[d["path"]] = reads.get(d["path"], 0) + 1
         return real(ctx, s, columns)
 
     monkeypatch.setattr(pipeline, "_index_docs", counting)
@@ -185,3 +188,19 @@ def test_a_night_reads_each_index_docs_file_at_most_twice(tmp_path: Path, monkey
     got = dropped(out)
     assert {k: v for k, v in truth.items()} == {k: got[k] for k in truth}  # every cross-night copy found
     assert len(reads) >= 3 and max(reads.values()) <= 2, reads
+    # night 1's four docs files (one per input shard of 100) are one doc shard of night 2: per-shard costs
+    # (finalize's request files, survivors units) no longer grow with the count of earlier files
+    assert len(reads) == 4 and shards == {(0, 400)}, (reads, shards)
+
+
+def test_index_doc_shards_group_consecutive_files_up_to_max_rows() -> None:
+    from dedup.index import index_doc_shards
+
+    def doc(lo: int, hi: int) -> dict:
+        return {"path": f"files/docs-{lo}.parquet", "rows": hi - lo, "attrs": {"lo": lo, "hi": hi}}
+
+    seg = {"name": "s", "docs": [doc(100, 250), doc(0, 100), doc(250, 300), doc(300, 700)]}
+    got = index_doc_shards(seg, max_rows=300)
+    assert [(g["lo"], g["hi"], g["rows"], [d["attrs"]["lo"] for d in g["infos"]]) for g in got] == [
+        (0, 300, 300, [0, 100, 250]), (300, 700, 400, [300])]
+    assert all(g["kind"] == "index" and g["segment"] == "s" for g in got)
