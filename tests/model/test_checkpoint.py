@@ -131,11 +131,13 @@ import sys
 import torch.distributed as dist
 from model.checkpoint import CheckpointError, verify_checkpoint
 dist.init_process_group("gloo")
+out = open(f"{sys.argv[2]}/rank{dist.get_rank()}.txt", "w")  # one file per rank: printed lines of two ranks interleave
 try:
     verify_checkpoint(sys.argv[1])
-    print(f"rank {dist.get_rank()}: ok", flush=True)
+    out.write(f"rank {dist.get_rank()}: ok")
 except CheckpointError as e:
-    print(f"rank {dist.get_rank()}: refused: {e}", flush=True)
+    out.write(f"rank {dist.get_rank()}: refused: {e}")
+out.close()
 dist.destroy_process_group()
 """
 
@@ -155,10 +157,13 @@ def test_ranks_share_the_hashing_and_all_refuse_a_file_only_one_of_them_hashed(t
     root = Path(__file__).resolve().parents[2]
 
     def run() -> list[str]:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script), str(ckpt)]
+        results = tmp_path / "results"
+        shutil.rmtree(results, ignore_errors=True)
+        results.mkdir()
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script), str(ckpt), str(results)]
         proc = subprocess.run(cmd, cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True, timeout=240)
         assert proc.returncode == 0, proc.stderr[-3000:]
-        return sorted(line for line in proc.stdout.splitlines() if line.startswith("rank ")) or [proc.stdout, proc.stderr[-3000:]]
+        return [p.read_text() for p in sorted(results.glob("rank*.txt"))] or [proc.stdout, proc.stderr[-3000:]]
 
     assert run() == ["rank 0: ok", "rank 1: ok"]
     _flip_a_byte(ckpt / second)
