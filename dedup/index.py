@@ -25,12 +25,9 @@ dies (kill -9 included), so a crashed night never leaves a stale lock.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
-import socket
-import time
 from typing import Any
 
 import numpy as np
@@ -39,6 +36,7 @@ import pyarrow.fs as pafs
 
 from dedup.intermediates import PhaseStore
 from storage import DatasetError, ShardInfo, read_bytes, write_bytes_atomic
+from storage.lock import FileLock
 from storage.uri import filesystem_for, join
 
 MANIFEST = "MANIFEST.json"
@@ -122,50 +120,17 @@ def load_segment(root: str, entry: dict[str, Any]) -> dict[str, Any]:
         raise DatasetError(f"{where}: segment named by the dedup index manifest is missing; restore it or rebuild the index") from e
 
 
-class IndexLock:
-    """Exclusive writer lock of an index root (``fcntl.flock`` on ``ROOT/LOCK``).
+class IndexLock(FileLock):
+    """Exclusive writer lock of an index root (``fcntl.flock`` on ``ROOT/LOCK``, storage.lock).
 
-    Waits up to ``wait_s`` seconds for another holder, then raises DatasetError naming it."""
+    Waits up to ``wait_s`` seconds for another holder, then raises LockTimeout (a DatasetError) naming it."""
 
     def __init__(self, root: str, wait_s: float = 600.0, purpose: str = "") -> None:
         fs, path = filesystem_for(root)
         if not isinstance(fs, pafs.LocalFileSystem):
             raise DatasetError(f"{root}: the dedup index must be on a local or file:// path (it is locked with flock)")
-        self.path = os.path.join(path, LOCK)
-        self.wait_s = wait_s
-        self.purpose = purpose
-        self.fd: int | None = None
-
-    def __enter__(self) -> IndexLock:
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.monotonic() + self.wait_s
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    try:
-                        holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "unknown"
-                    finally:
-                        os.close(fd)
-                    raise DatasetError(
-                        f"{self.path}: dedup index is locked by another run ({holder}); waited {self.wait_s:g}s. "
-                        f"Only one night (or compaction) writes an index at a time; rerun when it is done"
-                    ) from None
-                time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time(), "purpose": self.purpose}).encode(), 0)
-        self.fd = fd
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.fd is not None:
-            os.ftruncate(self.fd, 0)
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
-            self.fd = None
+        super().__init__(os.path.join(path, LOCK), wait_s, purpose, what="dedup index",
+                         hint="Only one night (or compaction) writes an index at a time; rerun when it is done")
 
 
 def index_bytes(root: str) -> int:

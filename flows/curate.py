@@ -20,11 +20,8 @@ their content-addressed versions and the index is not touched.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import socket
-import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,6 +34,7 @@ from flows.filter import filter_flow
 from flows.ingest import ingest_flow
 from flows.validation import require_output, require_path
 from storage import open_dataset, write_bytes_atomic
+from storage.lock import FileLock
 
 STATE_FILE = "curated.json"
 LOCK_FILE = ".curate-nightly.lock"
@@ -54,42 +52,12 @@ def _save_state(out: str, state: dict[str, Any]) -> None:
     write_bytes_atomic(str(Path(out) / STATE_FILE), json.dumps(state, indent=2).encode())
 
 
-class _RunLock:
+def _run_lock(out: str, wait_s: float) -> FileLock:
     """``fcntl.flock`` on ``out/.curate-nightly.lock``: one run writes ``out`` at a time.
 
     Without it two runs both take a new dump for theirs and race on its stage outputs and on
     ``curated.json`` (the last writer drops the other's dumps)."""
-
-    def __init__(self, out: str, wait_s: float) -> None:
-        self.path = os.path.join(out, LOCK_FILE)
-        self.wait_s = wait_s
-        self.fd: int | None = None
-
-    def __enter__(self) -> _RunLock:
-        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.monotonic() + self.wait_s
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "unknown"
-                    os.close(fd)
-                    raise RuntimeError(f"{self.path}: another curate-nightly run holds it ({holder}); waited {self.wait_s:g} s") from None
-                time.sleep(1.0)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}).encode(), 0)
-        self.fd = fd
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.fd is not None:
-            os.ftruncate(self.fd, 0)
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
-            self.fd = None
+    return FileLock(os.path.join(out, LOCK_FILE), wait_s, purpose="curate-nightly", what="curate-nightly")
 
 
 def night_counts(outputs: dict[str, str]) -> dict[str, Any]:
@@ -153,7 +121,7 @@ def curate_nightly(
     log = get_run_logger()
     watch = require_path("watch", watch, is_dir=True)
     out = require_output("out", out)
-    with _RunLock(out, LOCK_WAIT_S):
+    with _run_lock(out, LOCK_WAIT_S):
         state = _load_state(out)
         new = [p for p in sorted(Path(watch).iterdir()) if not p.name.startswith(".") and p.name not in state["dumps"]]
         log.info("%d new dump(s) in %s: %s", len(new), watch, [p.name for p in new])
