@@ -13,10 +13,13 @@ def artifacts_of(*flow_run_ids: UUID) -> dict[str, Any]:
     """``{key: data}`` of the keyed artifacts that these flow runs (or their task runs) created;
     JSON table data is decoded."""
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
     async def read() -> dict[str, Any]:
+        # filtered by the server: an unfiltered read returns only the first page (API default limit
+        # 200), which a whole test session's artifacts overflow
         async with get_client() as client:
-            arts = await client.read_artifacts()
+            arts = await client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=list(flow_run_ids))))
         out = {}
         for a in arts:
             if a.key and a.flow_run_id in flow_run_ids:

@@ -9,10 +9,10 @@ from typer.testing import CliRunner
 
 from storage import open_dataset
 from tests.dedup.corpus import planted_corpus, write_docs
+from tests.flows.run_artifacts_of import artifacts_of
 
 
 def test_dedup_flow_publishes_table1_artifact(prefect_harness, tmp_path: Path) -> None:
-    from prefect.client.orchestration import get_client
 
     from flows.deduplicate import dedup_flow
     from tasks.dedup import DedupConfig
@@ -24,17 +24,8 @@ def test_dedup_flow_publishes_table1_artifact(prefect_harness, tmp_path: Path) -
     assert open_dataset(out).manifest.counts.dropped_total == len(truth)
     run_id = state.state_details.flow_run_id
 
-    async def read() -> dict:
-        # only this flow run's artifacts: other tests of the session publish the same keys
-        async with get_client() as client:
-            arts = await client.read_artifacts()
-            return {a.key: a.data for a in arts if a.key and a.flow_run_id == run_id}
-
-    import asyncio
-
-    arts = asyncio.run(read())
+    arts = artifacts_of(run_id)  # only this flow run's artifacts: other tests of the session publish the same keys
     rows = arts["dedup-by-dumps"]
-    rows = json.loads(rows) if isinstance(rows, str) else rows
     assert [(r["dumps_together"], r["removed"]) for r in rows] == [(1, 0), (2, 40), (3, 45)]
     assert "dedup-funnel" in arts and "dedup-cluster-sizes" in arts
     # live progress: run_dedup reported each phase's units through the flow's callback; the last phase ends it

@@ -106,7 +106,7 @@ def test_whole_dpo_run_on_two_ranks_with_one_reference_cache(tiny_tok, tiny_tok_
     assert summary["step"] == 2 and abs(summary["val_loss"]) < 1.0
     final = list_checkpoints(out)[-1][1]
     assert sorted(p.name for p in final.glob("*.distcp")) == ["__0_0.distcp", "__1_0.distcp"]
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoints", "data_stats.json", "metrics.jsonl", "reference_logps.pt", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoints", "data_stats.json", "loop.json", "metrics.jsonl", "reference_logps.pt", "summary.json"]
     saved = torch.load(out / "reference_logps.pt", weights_only=True)["logps"]
     pairs, _ = load_preference_pairs(data, tiny_tok, 64)
     torch.testing.assert_close(saved, reference_logps(model, pairs, tiny_tok.pad_id, 8, torch.device("cpu")), rtol=1e-5, atol=1e-4)
