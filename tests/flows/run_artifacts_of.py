@@ -45,3 +45,17 @@ def progress_of(flow_run_id: UUID, key: str) -> tuple[float, str]:
     arts = asyncio.run(read())
     assert arts, f"no artifact {key!r} in flow run {flow_run_id}"
     return float(arts[-1].data), arts[-1].description or ""
+
+
+def wait_final(client: Any, flow_run_id: UUID, timeout: float = 300.0) -> Any:
+    """The flow run once its state is final (a sync Prefect client); TimeoutError after ``timeout`` s."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    run = None
+    while time.monotonic() < deadline:
+        run = client.read_flow_run(flow_run_id)
+        if run.state is not None and run.state.is_final():
+            return run
+        time.sleep(1.0)
+    raise TimeoutError(f"flow run {flow_run_id} not finished after {timeout} s (last state {run.state if run else None})")

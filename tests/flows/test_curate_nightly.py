@@ -26,6 +26,7 @@ import pytest
 from flows.serve import PrefectServer, PrefectWorker, deploy_project, ensure_work_pool, load_deployment_specs
 from storage import open_dataset
 from tests.flows.run_artifacts_of import artifacts_of
+from tests.flows.run_artifacts_of import wait_final
 
 pytestmark = pytest.mark.slow
 
@@ -33,14 +34,6 @@ POOL = "nightly-pool"
 DUMPS = ["dump-00", "dump-01", "dump-02"]
 
 
-def _wait_final(client, flow_run_id, timeout: float = 300.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = client.read_flow_run(flow_run_id)
-        if run.state is not None and run.state.is_final():
-            return run
-        time.sleep(1.0)
-    raise TimeoutError(f"flow run {flow_run_id} not finished after {timeout} s (last state {run.state})")
 
 
 LOCKS = {".curate-nightly.lock", "dedup-index/LOCK"}  # rewritten by each holder; not outputs
@@ -151,7 +144,7 @@ def test_curate_nightly_deployment_three_nights_then_reruns(prefect_server: Pref
             t0 = time.monotonic()
             created = [client.create_flow_run_from_deployment(dep.id) for _ in range(runs)]  # no parameters, as the schedule
             for run in created:
-                final = _wait_final(client, run.id)
+                final = wait_final(client, timeout=300.0, flow_run_id=run.id)
                 print(f"curate-nightly run {run.name}: {final.state.name} after {time.monotonic() - t0:.1f} s")
                 assert final.state.is_completed(), f"{final.state}; worker log: {worker.log_path.read_text()[-4000:]}"
             last_runs.append(created[-1].id)

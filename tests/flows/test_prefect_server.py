@@ -16,18 +16,11 @@ from prefect import flow
 
 from flows.serve import PrefectServer, PrefectWorker, deploy_project, ensure_work_pool
 from storage import open_dataset
+from tests.flows.run_artifacts_of import wait_final
 
 pytestmark = pytest.mark.slow
 
 
-def _wait_final(client, flow_run_id, timeout: float = 240.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = client.read_flow_run(flow_run_id)
-        if run.state is not None and run.state.is_final():
-            return run
-        time.sleep(1.0)
-    raise TimeoutError(f"flow run {flow_run_id} not finished after {timeout} s (last state {run.state})")
 
 
 @flow(name="publish-run-artifacts")
@@ -66,7 +59,7 @@ def test_deploy_trigger_and_read_artifacts(tmp_path: Path) -> None:
             good = client.create_flow_run_from_deployment(dep.id, parameters={"out": str(out), "config": {"docs": 12}})
             bad = client.create_flow_run_from_deployment(dep.id, parameters={"out": str(tmp_path / "bad"), "config": {"docz": 1}})
 
-            good_run = _wait_final(client, good.id)
+            good_run = wait_final(client, timeout=240.0, flow_run_id=good.id)
             assert good_run.state.is_completed(), f"{good_run.state}; worker log: {worker.log_path.read_text()[-3000:]}"
             artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[good.id])))
             by_key = {a.key: a for a in artifacts}
@@ -80,7 +73,7 @@ def test_deploy_trigger_and_read_artifacts(tmp_path: Path) -> None:
             assert f"file://{ds.uri}/manifest.json)" in by_key["smoke-manifest"].data
             ds.verify()
 
-            bad_run = _wait_final(client, bad.id)
+            bad_run = wait_final(client, timeout=240.0, flow_run_id=bad.id)
             assert bad_run.state.is_failed()
             assert "parameter 'config': unknown key 'docz'" in (bad_run.state.message or ""), bad_run.state.message
             assert not (tmp_path / "bad").exists(), "a bad parameter must fail the run before any output is written"

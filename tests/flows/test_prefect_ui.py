@@ -14,6 +14,7 @@ import pytest
 
 from flows.serve import PrefectServer
 from tests.flows.dashboard.cdp import HeadlessChromium, chromium_path
+from tests.flows.run_artifacts_of import wait_final
 
 pytestmark = pytest.mark.slow
 
@@ -54,16 +55,6 @@ def test_ui_page_reaches_its_own_api_in_chromium(server: PrefectServer, tmp_path
             page.close()
 
 
-def _wait_final(client, flow_run_id, timeout: float = 400.0):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = client.read_flow_run(flow_run_id)
-        if run.state is not None and run.state.is_final():
-            return run
-        time.sleep(1.0)
-    raise TimeoutError(f"flow run {flow_run_id} not finished after {timeout} s (last state {run.state})")
 
 
 def tiny_study(tmp_path: Path) -> dict:
@@ -128,7 +119,7 @@ def test_scaling_study_deployment_is_typed_and_runs_on_the_process_pool(server: 
         cfg = tiny_study(tmp_path)
         with PrefectWorker(server.api_url, "ui-pool", home=server.home, poll_seconds=1) as worker:
             run = client.create_flow_run_from_deployment(dep.id, parameters={"config": cfg, "executor": "local"})
-            final = _wait_final(client, run.id)
+            final = wait_final(client, timeout=400.0, flow_run_id=run.id)
             assert final.state.is_completed(), f"{final.state}; worker log: {worker.log_path.read_text()[-3000:]}"
         report = json.loads((tmp_path / "study" / "report.json").read_text())
         assert report["variants"]["markov"]["runs"]["ok"] == 4
