@@ -64,6 +64,7 @@ class TrainConfig:
     loss_chunk_size: int = field(default=8192, metadata={"help": "rows of logits per cross-entropy chunk"})
     eval_every: int = field(default=100, metadata={"help": "validation every N steps (0: never)"})
     eval_batches: int = field(default=10, metadata={"help": "micro-batches per validation"})
+    eval_batch_size: int | None = field(default=None, metadata={"help": "sequences per validation micro-batch (default: micro_batch_size); fix it to compare runs on the same val windows"})
     log_every: int = 10
     ckpt_every_steps: int = field(default=500, metadata={"help": "checkpoint every N steps (0: never)"})
     ckpt_every_minutes: float = field(default=30.0, metadata={"help": "also checkpoint every M minutes (0: never)"})
@@ -183,10 +184,11 @@ def _estimate(cfg: TrainConfig, model_cfg: ModelConfig, micro: int, seq_len: int
 def _loaders(cfg: TrainConfig, run: ResolvedRun, rt: Runtime):
     from model.data import TokenLoader
 
-    def make(split: str, **kw: Any):
-        return TokenLoader(cfg.data, split=split, seq_len=run.seq_len, batch_size=run.micro_batch_size, rank=rt.rank, world_size=rt.world_size, **kw)
+    def make(split: str, batch_size: int, **kw: Any):
+        return TokenLoader(cfg.data, split=split, seq_len=run.seq_len, batch_size=batch_size, rank=rt.rank, world_size=rt.world_size, **kw)
 
-    return make("train", seed=cfg.seed), (lambda: make("val", seed=0, shuffle=False, infinite=False))
+    return (make("train", run.micro_batch_size, seed=cfg.seed),
+            (lambda: make("val", cfg.eval_batch_size or run.micro_batch_size, seed=0, shuffle=False, infinite=False)))
 
 
 def _restore(cfg: TrainConfig, run: ResolvedRun, out: Path, model, optimizer, sched: LRSchedule, train_loader, rt: Runtime) -> int:

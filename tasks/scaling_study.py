@@ -74,6 +74,10 @@ class StudyConfig:
     warmup_steps: int = 10
     min_steps: int = 4  # grid points with fewer optimizer steps are not run (recorded as "skipped")
     eval_batches: int = 4
+    eval_batch_size: int | None = None  # sequences per validation batch; fixed, every run is scored on the same val windows
+    max_epochs: float | None = None  # a grid point that would read its training split more often is skipped (1: no repeated data)
+    preregister: bool = False  # the held-out run needs the config file committed and unchanged (see preregistration())
+    config_file: str | None = None  # set by load_study_config: the file the study was read from
     tolerance: float = NEAR_OPTIMAL_TOLERANCE
     bootstrap: int = 200
     holdout_budget: float | None = None  # a larger run predicted from the fits, then trained and compared
@@ -93,7 +97,21 @@ class StudyConfig:
 
 def load_study_config(path: str, **overrides: object) -> StudyConfig:
     """A StudyConfig from a YAML/JSON file (:func:`tasks.config.parse`); ``overrides`` that are not None replace its settings."""
-    return parse(StudyConfig, {k: v for k, v in overrides.items() if v is not None}, base=parse(StudyConfig, path))
+    cfg = parse(StudyConfig, {k: v for k, v in overrides.items() if v is not None}, base=parse(StudyConfig, path))
+    cfg.config_file = cfg.config_file or str(Path(path).resolve())
+    return cfg
+
+
+@functools.lru_cache(maxsize=64)
+def train_windows(uri: str, seq_len: int) -> int | None:
+    """Training windows of ``seq_len`` tokens in a token dataset's train split (None when it cannot be read)."""
+    try:
+        from storage import open_dataset
+
+        n = int(open_dataset(uri).manifest.stats["tokens"]["train"])
+    except Exception:  # noqa: BLE001 - a missing dataset fails its runs later, with the trainer's message
+        return None
+    return max(0, (n - 1) // seq_len)
 
 
 # ----------------------------------------------------------------------------- the grid
@@ -103,11 +121,14 @@ def _point(cfg: StudyConfig, variant: str, kind: str, budget: float, shape: Shap
     m = shape.model_scale(cfg.seq_len)
     tokens = budget / m
     rid = f"{variant}-{kind}-C{budget:.2e}-{shape.name}-b{batch}-lr{lr:.2e}"
+    steps = max(1, math.ceil(tokens / (batch * cfg.seq_len)))
+    windows = train_windows(cfg.data[variant], cfg.seq_len)
     return {
         "id": rid, "variant": variant, "kind": kind, "budget": budget, "data": cfg.data[variant],
         "n_layer": shape.n_layer, "d_model": shape.d_model, "n_head": shape.n_head, "ffn_hidden": shape.ffn_hidden,
         "model_scale": m, "tokens": tokens,
-        "batch_size": batch, "batch_tokens": batch * cfg.seq_len, "lr": lr, "steps": max(1, math.ceil(tokens / (batch * cfg.seq_len))),
+        "batch_size": batch, "batch_tokens": batch * cfg.seq_len, "lr": lr, "steps": steps,
+        "epochs": (steps * batch / windows) if windows else None,  # passes over the training split
         "out": str(Path(cfg.out) / variant / "runs" / rid),
     }
 
@@ -158,14 +179,17 @@ def run_point(point: dict[str, Any], cfg: dict[str, Any]) -> dict[str, Any]:
     row = dict(point)
     if point["steps"] < cfg["min_steps"]:
         return {**row, "status": "skipped", "loss": None, "error": f"{point['steps']} steps < min_steps {cfg['min_steps']}"}
+    if cfg.get("max_epochs") and (point.get("epochs") or 0) > cfg["max_epochs"]:
+        return {**row, "status": "skipped", "loss": None,
+                "error": f"would read the training split {point['epochs']:.2f} times > max_epochs {cfg['max_epochs']}"}
     t0 = time.perf_counter()
     try:
         train = TrainConfig(
             data=point["data"], preset=cfg["preset"], out=point["out"], seq_len=cfg["seq_len"], tokens=point["tokens"],
             model_overrides={"n_layer": point["n_layer"], "d_model": point["d_model"], "n_head": point["n_head"], "n_kv_head": point["n_head"],
-                             "ffn_hidden": point["ffn_hidden"]},
+                             "ffn_hidden": point["ffn_hidden"], "max_seq_len": max(cfg["seq_len"], 1)},
             batch_size=point["batch_size"], micro_batch_size=point["batch_size"], lr=point["lr"], warmup_steps=cfg["warmup_steps"],
-            eval_every=10**9, eval_batches=cfg["eval_batches"], log_every=10**9, seed=cfg["seed"], device=cfg["device"],
+            eval_every=10**9, eval_batches=cfg["eval_batches"], eval_batch_size=cfg.get("eval_batch_size"), log_every=10**9, seed=cfg["seed"], device=cfg["device"],
             ckpt_every_steps=10**9 if cfg["save_checkpoints"] else 0, ckpt_every_minutes=0, keep_last=1,
             async_checkpoint="off", compile="off", progress=False, tensorboard=False,
         )
@@ -181,12 +205,14 @@ def run_point(point: dict[str, Any], cfg: dict[str, Any]) -> dict[str, Any]:
     except Exception as e:  # noqa: BLE001 - a failed run is a row of the table, not the end of the study
         row.update(status="failed", loss=None, error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc(limit=3))
     row["seconds"] = round(time.perf_counter() - t0, 2)
+    row["finished_at"] = time.time()
     return row
 
 
 def run_cfg(cfg: StudyConfig) -> dict[str, Any]:
     """The settings every ``run_point`` of this study shares."""
-    return {k: getattr(cfg, k) for k in ("preset", "seq_len", "warmup_steps", "eval_batches", "seed", "device", "save_checkpoints", "min_steps")}
+    return {k: getattr(cfg, k) for k in ("preset", "seq_len", "warmup_steps", "eval_batches", "eval_batch_size", "seed", "device",
+                                       "save_checkpoints", "min_steps", "max_epochs")}
 
 
 def run_points(points: list[dict[str, Any]], cfg: StudyConfig, results: Path, *, executor: str = "ray", ray_address: str | None = None) -> list[dict[str, Any]]:
@@ -250,9 +276,71 @@ def allocation_summary(fit: StudyFit) -> dict[str, Any] | None:
     return {"a": a.exp, "a_se": a.exp_se, "a_ci": a.exp_ci, "M_base": a.coef, "b": b.exp, "b_se": b.exp_se, "b_ci": b.exp_ci, "D_base": b.coef}
 
 
+def _git(cwd: Path, *args: str) -> str:
+    import subprocess
+
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def preregistration(config_file: str | None, results: Path | None = None) -> dict[str, Any]:
+    """Was the study's config committed, unchanged, before any held-out run? ``ok`` says; ``reason`` says why not.
+
+    The record names the file, its sha256, the last commit that touched it (hash, time, subject) and, when
+    ``results`` is given, whether a held-out row already finished before that commit (a held-out run seen
+    before the config was fixed is not held out).
+    """
+    import hashlib
+    import subprocess
+
+    rec: dict[str, Any] = {"config_file": config_file, "ok": False}
+    if not config_file or not Path(config_file).is_file():
+        return {**rec, "reason": "the study was not read from a config file"}
+    path = Path(config_file).resolve()
+    rec["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    try:
+        top = Path(_git(path.parent, "rev-parse", "--show-toplevel"))
+        rel = str(path.relative_to(top))
+        status = _git(top, "status", "--porcelain", "--", rel)
+    except (subprocess.CalledProcessError, FileNotFoundError, ValueError) as e:
+        return {**rec, "reason": f"{path} is not in a git work tree ({type(e).__name__})"}
+    rec["path"] = rel
+    try:
+        log_line = _git(top, "log", "-1", "--format=%H%x00%ct%x00%cI%x00%s", "--", rel)
+    except subprocess.CalledProcessError:  # a repository without any commit yet
+        log_line = ""
+    if not log_line:
+        return {**rec, "reason": f"{rel} has never been committed"}
+    commit, ctime, ciso, subject = log_line.split("\x00", 3)
+    rec.update(commit=commit, committed_at=ciso, subject=subject)
+    if status:
+        return {**rec, "reason": f"{rel} differs from its last commit {commit[:12]} (git status: {status.split()[0]})"}
+    early = [r["id"] for r in read_results(results) if r.get("kind") == "holdout" and r.get("finished_at", 0) < int(ctime)] if results else []
+    if early:
+        return {**rec, "reason": f"held-out run(s) finished before the config's commit: {', '.join(early)}"}
+    return {**rec, "ok": True, "reason": None}
+
+
 def _run_holdouts(cfg: StudyConfig, fits: dict[str, StudyFit], report: dict[str, Any], results: Path, **run_kw: Any) -> None:
-    """Train every variant's held-out run (in parallel) and compare it with the loss predicted before training."""
+    """Train every variant's held-out run (in parallel) and compare it with the loss predicted before training.
+
+    The predictions go to ``OUT/holdout_prediction.json`` before any held-out run starts. With ``preregister``
+    the runs are refused (``holdout.refused``) unless :func:`preregistration` is ok.
+    """
     points = {v: _holdout_point(cfg, v, f) for v, f in fits.items() if f.loss}
+    prereg = preregistration(cfg.config_file, results)
+    report["preregistration"] = prereg
+    predictions = {v: {**fits[v].predict_loss(float(cfg.holdout_budget)), "point": p["id"]} for v, p in points.items()}
+    pred_path = Path(cfg.out) / "holdout_prediction.json"
+    finished = {r["id"] for r in read_results(results) if r.get("status") in ("ok", "skipped")}
+    if not pred_path.exists() or any(p["id"] not in finished for p in points.values()):  # before any held-out run trains
+        write_bytes_atomic(str(pred_path), json.dumps({"written_at": time.time(), "preregistration": prereg, "predictions": predictions},
+                                                     indent=1, default=str).encode())
+    report["holdout_prediction"] = str(pred_path)
+    if cfg.preregister and not prereg["ok"]:
+        log.warning("held-out run refused: %s", prereg["reason"])
+        for variant in points:
+            report["variants"][variant]["holdout"] = {**predictions[variant], "refused": f"not pre-registered: {prereg['reason']}"}
+        return
     rows = {r["variant"]: r for r in run_points(list(points.values()), cfg, results, **run_kw)}
     for variant in points:
         row = rows.get(variant, {})
@@ -302,6 +390,9 @@ def run_scaling_study(cfg: StudyConfig, *, executor: str = "ray", ray_address: s
     # the runs this report is built from (results.jsonl also keeps rows an earlier config of the study had)
     holdout_rows = [e["holdout"]["run"] for e in report["variants"].values() if (e.get("holdout") or {}).get("run")]
     report["run_ids"] = [r["id"] for r in rows + holdout_rows]
+    report["epochs"] = {v: {kind: max((r.get("epochs") or 0 for r in rows + holdout_rows if r["variant"] == v and r["kind"] == kind
+                                      and r["status"] == "ok"), default=None) for kind in ("hparam", "isoflop", "holdout")}
+                        for v in cfg.data}  # the most passes over its training split any run of that kind made
     if plots:
         from tasks.scaling_plots import write_plots
 

@@ -424,6 +424,8 @@ def generate_demo_crawl_with(out: str, cfg: DemoCrawlConfig) -> dict:
     summary = _summary(out_path, cfg, rows, files)
     (tmp / "README.txt").write_text(_readme(summary), encoding="utf-8")
     summary["alignment"] = _alignment_summary(generate_alignment_data(str(tmp / ALIGNMENT_DIR), seed=cfg.seed))
+    # pages composed after a language's non-overlapping runs of real text ran out (they recombine sentences)
+    summary["recombined_pages"] = {lang: c.recombined for lang, c in sorted(state.composers.items())}
     if out_path.exists():
         shutil.rmtree(out_path)
     os.replace(tmp, out_path)
