@@ -1,6 +1,6 @@
 """The scaling study on real text: the demo crawl (vendored real paragraphs) curated vs raw, SentencePiece tokens.
 
-    python -m benchmarks.scaling_real --out runs/bench/scaling-real                   # data (~2 min) + study (~30 min, 2 cores)
+    python -m benchmarks.scaling_real --out runs/bench/scaling-real                   # data (~25 s) + study (draft config: ~40 min, 2 cores)
     python -m benchmarks.scaling_real --out runs/bench/scaling-real --data-only       # build and describe the token datasets
     python -m benchmarks.scaling_real --out runs/bench/scaling-real --no-holdout      # the grid only (to design a config)
     python -m benchmarks.scaling_tables runs/bench/scaling-real/study                 # tables for BENCHMARKS.md
@@ -20,7 +20,8 @@ Data (``OUT/data``, cached; every step is an ordinary stage run, a rerun is a no
 The study (``configs/scaling_study_real.yaml``) runs with ``max_epochs: 1``: a grid point that would read
 its training split more than once is skipped, and the report gives each point's epochs. The config sets
 ``preregister: true``: the held-out run is refused unless the config file is committed and unchanged, and
-the report's ``preregistration`` names that commit. Figures: BENCHMARKS.md, "Scaling study on real text".
+the report's ``preregistration`` names that commit. Status and data figures: docs/scaling.md, "The real-text study"
+(the study itself has not been run yet).
 """
 
 from __future__ import annotations
@@ -99,22 +100,23 @@ def build_tokens(out: Path, docs: dict[str, Any], *, vocab_size: int, character_
     tok = Tokenizer.load(tok_uri)
     roots, gt = ground_truth_roots(Path(docs["crawl"]))
     val_roots = {i for i, r in gt.items() if r["kind"] == "clean" and _in_val(i, val_fraction)}
-    raw_ds = open_dataset(docs["raw"])
-    raw_table = raw_ds.read_all("data").select(["id", "text"])
-    ids, texts = raw_table.column("id").to_pylist(), raw_table.column("text").to_pylist()
-    val_texts = [t for i, t in zip(ids, texts) if i in val_roots]
+    datasets = {v: open_dataset(docs[v]) for v in ("curated", "raw")}
+    tables = {v: ds.read_all("data", columns=["id", "text"]) for v, ds in datasets.items()}  # each read once
+    columns = {v: (t.column("id").to_pylist(), t.column("text").to_pylist()) for v, t in tables.items()}
+    raw_ds = datasets["raw"]
+    val_texts = [t for i, t in zip(*columns["raw"]) if i in val_roots]
 
     def encode(batch: list[str]) -> np.ndarray:
-        return np.concatenate([np.asarray(tok.encode(t, eos=True), dtype=np.uint32) for t in batch]) if batch else np.zeros(0, np.uint32)
+        ids = tok.encode_batch(batch, eos=True)
+        return np.concatenate([np.asarray(x, dtype=np.uint32) for x in ids]) if ids else np.zeros(0, np.uint32)
 
     val = encode(val_texts)
     dtype = np.uint16 if tok.padded_vocab_size <= 2**16 else np.uint32
     result: dict[str, Any] = {"tokenizer": tok_uri, "vocab_size": tok.vocab_size, "val_docs": len(val_texts), "val_tokens": int(len(val)),
                               "variants": {}}
     for variant in ("curated", "raw"):
-        ds = open_dataset(docs[variant])
-        t = ds.read_all("data").select(["id", "text"])
-        vids, vtexts = t.column("id").to_pylist(), t.column("text").to_pylist()
+        ds = datasets[variant]
+        vids, vtexts = columns[variant]
         unknown = sum(i not in roots for i in vids)
         keep = [x for i, x in zip(vids, vtexts) if roots.get(i, i) not in val_roots]
         w = DatasetWriter(str(out / f"tokens-{variant}"), kind="tokens", stage="tokenize",

@@ -20,9 +20,11 @@ optional held-out larger run predicted from the fits, ``OUT/report.json`` and ``
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import math
+import subprocess
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -104,7 +106,9 @@ def load_study_config(path: str, **overrides: object) -> StudyConfig:
 
 @functools.lru_cache(maxsize=64)
 def train_windows(uri: str, seq_len: int) -> int | None:
-    """Training windows of ``seq_len`` tokens in a token dataset's train split (None when it cannot be read)."""
+    """Training windows of ``seq_len`` tokens in a token dataset's train split (None when it cannot be read):
+    ``(N - 1) // seq_len``, the count ``model.data.TokenLoader`` visits once per epoch (read here from the manifest,
+    without opening and verifying the shards)."""
     try:
         from storage import open_dataset
 
@@ -277,8 +281,6 @@ def allocation_summary(fit: StudyFit) -> dict[str, Any] | None:
 
 
 def _git(cwd: Path, *args: str) -> str:
-    import subprocess
-
     return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
 
 
@@ -289,9 +291,6 @@ def preregistration(config_file: str | None, results: Path | None = None) -> dic
     ``results`` is given, whether a held-out row already finished before that commit (a held-out run seen
     before the config was fixed is not held out).
     """
-    import hashlib
-    import subprocess
-
     rec: dict[str, Any] = {"config_file": config_file, "ok": False}
     if not config_file or not Path(config_file).is_file():
         return {**rec, "reason": "the study was not read from a config file"}
@@ -344,7 +343,7 @@ def _run_holdouts(cfg: StudyConfig, fits: dict[str, StudyFit], report: dict[str,
     rows = {r["variant"]: r for r in run_points(list(points.values()), cfg, results, **run_kw)}
     for variant in points:
         row = rows.get(variant, {})
-        pred = fits[variant].predict_loss(float(cfg.holdout_budget))
+        pred = predictions[variant]  # the one written to holdout_prediction.json before training
         actual = row.get("loss")
         report["variants"][variant]["holdout"] = {
             **pred, "run": row, "actual": actual, "relative_error": (actual / pred["loss"] - 1) if actual else None,
