@@ -33,12 +33,17 @@ class _ChunkedLinearCrossEntropy(torch.autograd.Function):
             logits = (hs @ wc.t()).float()  # [n, V]
             valid = t != IGNORE_INDEX
             t_safe = torch.where(valid, t, torch.zeros_like(t))
-            lse = torch.logsumexp(logits, dim=-1)  # [n]
             target_logit = logits.gather(1, t_safe[:, None]).squeeze(1)
+            # softmax in place, one exp per logit (logsumexp + exp(logits - lse) took two and four temporaries)
+            row_max = logits.amax(dim=-1, keepdim=True)  # [n, 1]
+            probs = logits.sub_(row_max).exp_()  # [n, V], unnormalised
+            row_sum = probs.sum(dim=-1, keepdim=True)  # [n, 1]
+            lse = (row_max + row_sum.log()).squeeze(1)  # [n]
             total = total + ((lse - target_logit) * valid).sum()
-            grad_logits = torch.exp(logits - lse[:, None])  # softmax [n, V]
-            grad_logits.scatter_add_(1, t_safe[:, None], -torch.ones_like(lse[:, None]))  # minus one-hot
-            grad_logits = (grad_logits * (valid[:, None] / n_valid)).to(compute_dtype)
+            weight_row = valid[:, None] / n_valid  # [n, 1]: d loss / d (per-row loss)
+            probs.mul_(weight_row / row_sum)  # softmax, scaled
+            probs.scatter_add_(1, t_safe[:, None], -weight_row)  # minus one-hot
+            grad_logits = probs.to(compute_dtype)
             grad_h[start : start + chunk_size] = grad_logits @ wc
             grad_w.add_(grad_logits.t() @ hs)
         ctx.save_for_backward(grad_h, grad_w)
