@@ -13,7 +13,6 @@ The extra memory is one [N, D] gradient plus an fp32 [V, D] accumulator.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 IGNORE_INDEX = -100
 
@@ -79,6 +78,11 @@ def chunked_cross_entropy(
 def _loss_only(h: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, chunk_size: int) -> torch.Tensor:
     total = torch.zeros((), dtype=torch.float32, device=h.device)
     for start in range(0, h.shape[0], chunk_size):
-        logits = (h[start : start + chunk_size] @ weight.t()).float()
-        total = total + F.cross_entropy(logits, targets[start : start + chunk_size], ignore_index=IGNORE_INDEX, reduction="sum")
+        logits = (h[start : start + chunk_size] @ weight.t()).float()  # [n, V]
+        t = targets[start : start + chunk_size]
+        valid = t != IGNORE_INDEX
+        target_logit = logits.gather(1, torch.where(valid, t, torch.zeros_like(t))[:, None]).squeeze(1)
+        row_max = logits.amax(dim=-1, keepdim=True)
+        lse = (row_max + logits.sub_(row_max).exp_().sum(dim=-1, keepdim=True).log()).squeeze(1)  # in place, as in training
+        total = total + ((lse - target_logit) * valid).sum()
     return total / (targets != IGNORE_INDEX).sum().clamp(min=1)

@@ -54,3 +54,6 @@ def test_large_logits_stay_finite_and_match() -> None:
         grads.append((loss.detach(), h.grad, w.grad))
     for ref, got in zip(*grads):
         torch.testing.assert_close(got, ref, atol=1e-4, rtol=1e-4)
+    with torch.no_grad():  # the evaluation path
+        h, w = torch.randn(40, 8) * 30, torch.randn(200, 8)
+        torch.testing.assert_close(chunked_cross_entropy(h, w, t, chunk_size=16), _reference(h, w, t), atol=1e-4, rtol=1e-4)
