@@ -8,7 +8,8 @@ The night runs the dedup stage (``tasks.dedup.run_dedup``, local executor, no Pr
 appended to ``OUT/index`` in a fresh subprocess, so its CPU seconds, peak RSS and bytes written
 (``wchar`` of /proc/self/io: every byte the process wrote) are its own. Writes ``OUT/soak.json``:
 one object per night with night, docs_in, kept, dup_within, dup_across, wall_s, cpu_s,
-peak_rss_mb, index_bytes, bytes_written (and segments_read, docs_read).
+peak_rss_mb, index_bytes, bytes_written (and segments_read, docs_read, the components rounds and, per
+phase, its units and CPU seconds).
 """
 
 from __future__ import annotations
@@ -82,7 +83,9 @@ def run_night(uri: str, out: str, index: str) -> dict[str, Any]:
     return {"docs_in": m.counts.input, "kept": m.counts.kept, "dup_within": within, "dup_across": len(dropped) - within,
             "wall_s": round(wall, 2), "cpu_s": round(ru.ru_utime + ru.ru_stime, 2), "peak_rss_mb": round(hwm_mb, 1),
             "index_bytes": m.run["index"]["index_bytes"], "bytes_written": int(io["wchar"]),
-            "segments_read": m.run["index"]["segments_read"], "docs_read": m.run["index"]["docs_read"]}
+            "segments_read": m.run["index"]["segments_read"], "docs_read": m.run["index"]["docs_read"],
+            "rounds": m.stats["components_rounds"],
+            "phases": {k: {"units": v["units"], "cpu_s": v["cpu_s"]} for k, v in m.run["phases"].items()}}
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:

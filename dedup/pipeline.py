@@ -318,7 +318,9 @@ def write_edges(store: PhaseStore, prefix: str, a: np.ndarray, b: np.ndarray, ki
 # ----------------------------------------------------------------------------- phase 3: verify
 
 
-VERIFY_GROUP = 8  # new doc shards per verify unit: each index shard is loaded once per unit, not once per new shard
+# new doc shards per verify unit: each index shard a unit's pairs point into is loaded once per unit, so a
+# night of up to 16 input shards reads each index shard's sketches once (8: the soak's 10 shards read them twice)
+VERIFY_GROUP = 16
 
 
 def verify_groups(shards: list[int]) -> list[list[int]]:
@@ -407,17 +409,17 @@ def components_unit(unit: dict[str, Any]) -> dict[str, Any]:
         src, dst = _col(edges, "src"), _col(edges, "dst")
         if r == 0:
             nodes = labels = None
-            mn = ml = np.zeros(0, np.int64)
+            mn = ml = mf = np.zeros(0, np.int64)
         else:
             prev = _store(ctx, f"components/r{r - 1:03d}")
             recs = [prev.completed(f"q{x:04d}", verify=False) for x in range(P)]
             lab = _concat(prev, prev.shards([recs[q]], kind="labels"))
             nodes, labels = _col(lab, "node"), _col(lab, "label")
             msgs = _concat(prev, prev.shards(recs, kind="msgs", to=q))
-            mn, ml = _col(msgs, "node"), _col(msgs, "label")
-        nodes, labels, on, ol = propagate_round(src, dst, nodes, labels, mn, ml)
+            mn, ml, mf = _col(msgs, "node"), _col(msgs, "label"), _col(msgs, "from")
+        nodes, labels, on, ol, of = propagate_round(src, dst, nodes, labels, mn, ml, mf)
         shards = [store.write(f"q{q:04d}-labels", pa.table({"node": nodes, "label": labels}), kind="labels")]
-        msg = pa.table({"node": on, "label": ol})
+        msg = pa.table({"node": on, "label": ol, "from": of})
         shards += _scatter(store, f"q{q:04d}-msgs", msg, partition_of(on.view(np.uint64), P, NODE_PART_SALT), P, "to", kind="msgs")
         return shards, {"messages": int(len(on)), "nodes": int(len(nodes))}
 
