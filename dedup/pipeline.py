@@ -1,7 +1,7 @@
 """The dedup phases over partitioned, checksummed files; each phase restartable on its own.
 
     signatures (per doc shard) -> candidates (per band/key partition) -> verify (per doc shard)
-    -> components (rounds x partitions) -> finalize (per partition) -> survivors (per doc shard)
+    -> components (rounds x partitions) -> finalize (per partition) -> survivors (per group of doc shards)
     -> filter (per input shard; writes kept/dropped shards and the new index rows)
 
 A *doc shard* is an input shard (new documents) or a ``docs`` file of a segment of the dedup
@@ -452,12 +452,13 @@ def finalize_unit(unit: dict[str, Any]) -> dict[str, Any]:
             store, f"q{q:04d}-final", pa.table({"node": nodes[is_new], "label": labels[is_new], "kinds": kinds[is_new]}),
             req_shard[is_new], n_shards, "shard", kind="final",
         )
-        # every survivor (new doc or index doc) is looked up by the survivors unit of its doc shard: an index
-        # shard is read once per run, not once per filter unit that has a survivor there
+        # every survivor (new doc or index doc) is looked up by the survivors unit of its doc shard's group: an
+        # index shard is read once per run, not once per filter unit that has a survivor there
         ask = is_new
         req = pa.table({"label": labels[ask], "requester": req_shard[ask].astype(np.int64)})
-        shards += _scatter(store, f"q{q:04d}-req", req, shard_of(ctx, labels[ask]), n_shards, "shard", kind="req")
-        return shards, {"removed_new": int(is_new.sum()), "req_shards": sorted({int(x.attrs["shard"]) for x in shards if x.attrs.get("kind") == "req"})}
+        groups = survivor_group_count(n_shards)
+        shards += _scatter(store, f"q{q:04d}-req", req, shard_of(ctx, labels[ask]) // SURVIVOR_GROUP, groups, "group", kind="req")
+        return shards, {"removed_new": int(is_new.sum()), "req_groups": sorted({int(x.attrs["group"]) for x in shards if x.attrs.get("kind") == "req"})}
 
     return _cached(store, f"q{q:04d}", compute)
 
@@ -479,29 +480,45 @@ def _survivor_rows(t: pa.Table, labels: np.ndarray, src: np.ndarray) -> pa.Table
     )
 
 
+SURVIVOR_GROUP = 16  # doc shards per survivors unit (consecutive unit numbers)
+
+
+def survivor_group_count(n_shards: int) -> int:
+    return -(-n_shards // SURVIVOR_GROUP)
+
+
 def survivors_unit(unit: dict[str, Any]) -> dict[str, Any]:
-    ctx, v = unit["ctx"], unit["shard"]
+    """Survivor rows asked for by finalize, for the doc shards of group ``g``; one file per requesting shard.
+
+    Grouped, since a night's removed docs point into most of the history's doc shards: one unit per doc
+    shard wrote (index shards x new shards) small files, read back by the filter units."""
+    ctx, g = unit["ctx"], unit["group"]
     fin, sigs, store = _store(ctx, "finalize"), _store(ctx, "signatures"), _store(ctx, "survivors")
 
     def compute() -> tuple[list[ShardInfo], dict[str, Any]]:
         recs = [fin.completed(f"q{q:04d}", verify=False) for q in range(ctx["partitions"])]
-        req = _concat(fin, fin.shards(recs, kind="req", shard=v))
+        req = _concat(fin, fin.shards(recs, kind="req", group=g))
         if req is None:
             return [], {}
         labels, requester = _col(req, "label"), _col(req, "requester")
         pairs = np.unique(np.stack([labels, requester], axis=1), axis=0)
-        s = ctx["shards"][v]
-        if s["kind"] == "index":  # survivors kept by earlier runs: the segment's docs file
-            t = _index_docs(ctx, s, ["node_key", "id", "text_hash", "url_hash"])
-            out = _survivor_rows(t, pairs[:, 0], np.full(t.num_rows, _i64(hash_strings([INDEX_SRC]))[0], np.int64))
-        else:
-            rec = sigs.completed(f"u{v:05d}", verify=False)
-            t = sigs.read_table(sigs.shards([rec], kind="sig")[0], ["node_key", "id", "text_hash", "url_hash", "src"])
-            out = _survivor_rows(t, pairs[:, 0], _col(t, "src"))
-        shards = _scatter(store, f"v{v:05d}-surv", out, pairs[:, 1], len(ctx["shards"]), "shard", kind="surv")
+        of = shard_of(ctx, pairs[:, 0])
+        outs = []
+        for v in np.unique(of).tolist():
+            mine = pairs[of == v]
+            s = ctx["shards"][v]
+            if s["kind"] == "index":  # survivors kept by earlier runs: the segment's docs files
+                t = _index_docs(ctx, s, ["node_key", "id", "text_hash", "url_hash"])
+                outs.append((_survivor_rows(t, mine[:, 0], np.full(t.num_rows, _i64(hash_strings([INDEX_SRC]))[0], np.int64)), mine[:, 1]))
+            else:
+                rec = sigs.completed(f"u{v:05d}", verify=False)
+                t = sigs.read_table(sigs.shards([rec], kind="sig")[0], ["node_key", "id", "text_hash", "url_hash", "src"])
+                outs.append((_survivor_rows(t, mine[:, 0], _col(t, "src")), mine[:, 1]))
+        out = pa.concat_tables([o for o, _ in outs])
+        shards = _scatter(store, f"g{g:05d}-surv", out, np.concatenate([r for _, r in outs]), len(ctx["shards"]), "shard", kind="surv")
         return shards, {}
 
-    return _cached(store, f"v{v:05d}", compute)
+    return _cached(store, f"g{g:05d}", compute)
 
 
 # ----------------------------------------------------------------------------- phase 7: filter
@@ -534,7 +551,7 @@ def filter_unit(unit: dict[str, Any]) -> dict[str, Any]:
     sig_t = sigs.read_table(sigs.shards([sigs.completed(f"u{u:05d}", verify=False)], kind="sig")[0])
     frecs = [fin.completed(f"q{q:04d}", verify=False) for q in range(ctx["partitions"])]
     final = _concat(fin, fin.shards(frecs, kind="final", shard=u))
-    srecs = [surv.completed(f"v{x:05d}", verify=False) for x in ctx["surv_shards"]]
+    srecs = [surv.completed(f"g{x:05d}", verify=False) for x in ctx["surv_groups"]]
     survivors = _concat(surv, surv.shards([r for r in srecs if r], kind="surv", shard=u))
     nodes = _col(sig_t, "node_key")
     dropped = np.zeros(len(nodes), dtype=bool)
@@ -699,7 +716,7 @@ def run_graph(ctx: dict[str, Any], map_units: MapUnits, report: dict[str, Any]) 
         r += 1
     ctx = {**ctx, "final_round": r}
     fin = _run("finalize", finalize_unit, [{"ctx": ctx, "part": q} for q in range(P)], map_units, report)
-    ctx = {**ctx, "surv_shards": sorted({v for x in fin for v in x.get("req_shards", [])})}
+    ctx = {**ctx, "surv_groups": sorted({g for x in fin for g in x.get("req_groups", [])})}
     return {
         "ctx": ctx,
         "rounds": r + 1,
@@ -719,7 +736,7 @@ def run_phases(ctx: dict[str, Any], map_units: MapUnits = local_map) -> dict[str
     sig = _run("signatures", signatures_unit, [{"ctx": ctx, "shard": s} for s in _inputs(ctx)], map_units, report)
     graph = run_graph(ctx, map_units, report)
     ctx = graph["ctx"]
-    _run("survivors", survivors_unit, [{"ctx": ctx, "shard": v} for v in ctx["surv_shards"]], map_units, report)
+    _run("survivors", survivors_unit, [{"ctx": ctx, "group": g} for g in ctx["surv_groups"]], map_units, report)
     filt = _run("filter", filter_unit, [{"ctx": ctx, "shard": s} for s in _inputs(ctx)], map_units, report)
     seg = _run("segment", segment_unit, [{"ctx": ctx, "part": p} for p in range(ctx["partitions"])], map_units, report)
     by_source: Counter[str] = Counter()
