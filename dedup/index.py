@@ -91,8 +91,13 @@ def write_manifest(root: str, m: dict[str, Any]) -> None:
     write_bytes_atomic(join(root, MANIFEST), json.dumps(m, indent=1, sort_keys=True).encode())
 
 
+# random 64-bit hashes and bottom-k shingle hashes: Parquet's dictionary pages and zstd made these larger
+# (docs files 79 -> 57 MB, band files 43 -> 37 MB at 98k docs without the dictionary) and slower to write and read
+HASH_COLUMNS = ("band_key", "text_hash", "url_hash", "key", "shingles")
+
+
 def segment_store(root: str, name: str) -> PhaseStore:
-    return PhaseStore(join(root, "segments"), name, durable=True)
+    return PhaseStore(join(root, "segments"), name, durable=True, raw_columns=HASH_COLUMNS)
 
 
 def write_segment(root: str, name: str, runs: list[str], bands: dict[int, ShardInfo], keys: dict[int, ShardInfo],

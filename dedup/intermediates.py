@@ -67,15 +67,17 @@ def _ipc_bytes(table: pa.Table) -> bytes:
 class PhaseStore:
     """Outputs and completion markers of one phase (``durable``: fsynced zstd Parquet, else Arrow IPC)."""
 
-    def __init__(self, work: str, phase: str, durable: bool = False) -> None:
+    def __init__(self, work: str, phase: str, durable: bool = False, raw_columns: tuple[str, ...] = ()) -> None:
         self.work = work.rstrip("/")
         self.phase = phase
         self.location = join(self.work, phase)
         self.durable = durable
+        self.raw_columns = raw_columns  # durable: hash columns written plain (storage.table_to_bytes)
 
     def write(self, name: str, table: pa.Table, **attrs: Any) -> ShardInfo:
         if self.durable:
-            return write_shard(self.location, "files", 0, table, name=f"{name}.parquet", attrs=attrs)
+            raw = [c for c in table.column_names if c in self.raw_columns]
+            return write_shard(self.location, "files", 0, table, name=f"{name}.parquet", attrs=attrs, raw_columns=raw)
         data = _ipc_bytes(table)
         rel = f"files/{name}.arrow"
         _write_fast(join(self.location, rel), data)

@@ -171,10 +171,17 @@ def exists(uri: str) -> bool:
     return fs.get_file_info(path).type != pafs.FileType.NotFound
 
 
-def table_to_bytes(table: pa.Table, fmt: str) -> bytes:
-    """Serialise a table: ``parquet`` (zstd) for documents, ``arrow`` (uncompressed IPC file) for tokens."""
+def table_to_bytes(table: pa.Table, fmt: str, raw_columns: Sequence[str] = ()) -> bytes:
+    """Serialise a table: ``parquet`` (zstd) for documents, ``arrow`` (uncompressed IPC file) for tokens.
+
+    ``raw_columns`` (parquet): columns of random hash values, written plain (no dictionary, no zstd, which
+    only made them larger and slower to read); the other columns then get no dictionary either."""
     sink = io.BytesIO()
-    if fmt == "parquet":
+    if fmt == "parquet" and raw_columns:
+        raw = set(raw_columns)
+        compression = {c: "none" if c.split(".")[0] in raw else "zstd" for c in _leaf_paths(table.schema)}
+        pq.write_table(table, sink, compression=compression, use_dictionary=False, row_group_size=min(max(table.num_rows, 1), 8192))
+    elif fmt == "parquet":
         pq.write_table(table, sink, compression="zstd", row_group_size=min(max(table.num_rows, 1), 8192))
     elif fmt == "arrow":
         with ipc.new_file(sink, table.schema) as writer:
@@ -182,6 +189,24 @@ def table_to_bytes(table: pa.Table, fmt: str) -> bytes:
     else:
         raise ValueError(f"unknown shard format {fmt!r} (parquet or arrow)")
     return sink.getvalue()
+
+
+def _leaf_paths(schema: pa.Schema) -> list[str]:
+    """Parquet column paths of a schema's leaves (``shingles.list.element`` for a list column)."""
+    out = []
+
+    def walk(prefix: str, t: pa.DataType) -> None:
+        if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+            walk(f"{prefix}.list.element", t.value_type)
+        elif pa.types.is_struct(t):
+            for f in t:
+                walk(f"{prefix}.{f.name}", f.type)
+        else:
+            out.append(prefix)
+
+    for f in schema:
+        walk(f.name, f.type)
+    return out
 
 
 def write_shard(
@@ -193,13 +218,14 @@ def write_shard(
     fmt: str = "parquet",
     name: str | None = None,
     attrs: dict[str, Any] | None = None,
+    raw_columns: Sequence[str] = (),
 ) -> ShardInfo:
     """Write one shard atomically under ``location/section/`` and return its ShardInfo.
 
     Stateless and picklable-friendly: call it from Ray workers with the writer's ``location``.
-    ``name`` overrides the default ``part-{index:05d}.{fmt}``.
+    ``name`` overrides the default ``part-{index:05d}.{fmt}``; ``raw_columns``: see :func:`table_to_bytes`.
     """
-    data = table_to_bytes(table, fmt)
+    data = table_to_bytes(table, fmt, raw_columns)
     rel = f"{section}/{name or f'part-{index:05d}.{fmt}'}"
     write_bytes_atomic(join(location, rel), data)
     return ShardInfo(
