@@ -86,6 +86,19 @@ def test_four_nights_write_flat_bytes_and_remove_cross_night_duplicates(tmp_path
     # nights 2-4 see the same docs_in and kept; what they write must not grow with the history
     assert max(written[1:]) <= 1.05 * min(written[1:]), written
     assert max(seg_bytes[1:]) <= 1.05 * min(seg_bytes[1:]), seg_bytes
+    # the segments' hash columns are plain (no dictionary, no zstd: both made random hashes larger and slower to read)
+    import pyarrow.parquet as pq
+
+    seen = set()
+    for f in (index / "segments").rglob("*.parquet"):
+        md = pq.ParquetFile(f).metadata.row_group(0)
+        for i in range(md.num_columns):
+            c = md.column(i)
+            assert "PLAIN_DICTIONARY" not in c.encodings and "RLE_DICTIONARY" not in c.encodings, (f.name, c.path_in_schema)
+            if c.path_in_schema.split(".")[0] in {"band_key", "text_hash", "url_hash", "key", "shingles"}:
+                assert c.compression == "UNCOMPRESSED", (f.name, c.path_in_schema)
+                seen.add(c.path_in_schema.split(".")[0])
+    assert seen == {"band_key", "text_hash", "url_hash", "key", "shingles"}
 
 
 def test_compacted_index_gives_the_same_answers(tmp_path: Path) -> None:
