@@ -1,6 +1,6 @@
 """The scaling study on real text: the demo crawl (vendored real paragraphs) curated vs raw, SentencePiece tokens.
 
-    python -m benchmarks.scaling_real --out runs/bench/scaling-real                   # data (~25 s) + study (draft config: ~40 min, 2 cores)
+    python -m benchmarks.scaling_real --out runs/bench/scaling-real                   # data (~25 s) + study (~20 min, 2 cores)
     python -m benchmarks.scaling_real --out runs/bench/scaling-real --data-only       # build and describe the token datasets
     python -m benchmarks.scaling_real --out runs/bench/scaling-real --no-holdout      # the grid only (to design a config)
     python -m benchmarks.scaling_tables runs/bench/scaling-real/study                 # tables for BENCHMARKS.md
@@ -20,8 +20,8 @@ Data (``OUT/data``, cached; every step is an ordinary stage run, a rerun is a no
 The study (``configs/scaling_study_real.yaml``) runs with ``max_epochs: 1``: a grid point that would read
 its training split more than once is skipped, and the report gives each point's epochs. The config sets
 ``preregister: true``: the held-out run is refused unless the config file is committed and unchanged, and
-the report's ``preregistration`` names that commit. Status and data figures: docs/scaling.md, "The real-text study"
-(the study itself has not been run yet).
+the report's ``preregistration`` names that commit (6f5715b for the shipped config). Results: docs/scaling.md,
+"The real-text study", and BENCHMARKS.md.
 """
 
 from __future__ import annotations

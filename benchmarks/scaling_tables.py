@@ -88,7 +88,7 @@ def main() -> None:
     print("\n".join(summary))
     for variant, e in report["variants"].items():
         minima = {m["budget"]: m for m in ((e["fit"].get("allocation") or {}).get("minima") or [])}
-        print(f"\nIsoFLOP validation loss (nats per byte), variant {variant}:\n")
+        print(f"\nIsoFLOP validation loss (nats per token: per byte for byte tokens), variant {variant}:\n")
         print(isoflop_table(rows, variant, minima))
         print(f"\nHyperparameter grid, variant {variant}:\n")
         print(hparam_table(rows, variant))
