@@ -4,6 +4,8 @@
     python -m benchmarks.scaling_real --out runs/bench/scaling-real --data-only       # build and describe the token datasets
     python -m benchmarks.scaling_real --out runs/bench/scaling-real --no-holdout      # the grid only (to design a config)
     python -m benchmarks.scaling_tables runs/bench/scaling-real/study                 # tables for BENCHMARKS.md
+    python -m benchmarks.scaling_real --out runs/bench/scaling-real --config configs/scaling_study_real_offset.yaml \
+        --study study-offset                                                          # the second pass, same data
 
 Data (``OUT/data``, cached; every step is an ordinary stage run, a rerun is a no-op):
 
@@ -150,6 +152,7 @@ def main() -> None:
     p.add_argument("--data-only", action="store_true")
     p.add_argument("--no-holdout", action="store_true", help="run the grid and fits only (designing a config before registering it)")
     p.add_argument("--executor", default="ray")
+    p.add_argument("--study", default="study", help="the study's folder under OUT (one per config; the data under OUT/data is shared)")
     a = p.parse_args()
     out = Path(a.out)
     t0 = time.perf_counter()
@@ -163,7 +166,7 @@ def main() -> None:
         return
     from tasks.scaling_study import load_study_config, run_scaling_study
 
-    cfg = load_study_config(a.config, out=str(out / "study"), data={v: e["uri"] for v, e in tokens["variants"].items()})
+    cfg = load_study_config(a.config, out=str(out / a.study), data={v: e["uri"] for v, e in tokens["variants"].items()})
     if a.no_holdout:
         cfg.holdout_budget = None  # (a None override would keep the file's value)
     t1 = time.perf_counter()

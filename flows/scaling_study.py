@@ -48,7 +48,9 @@ def laws_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
         if fit["allocation"]:
             laws |= {"M_opt": fit["allocation"]["model_flops_per_token"], "D_opt": fit["allocation"]["tokens"]}
         if fit["loss"]:
-            laws["L"] = fit["loss"]
+            loss = fit["loss"]
+            name = f"L - E (E = {loss['offset']:.4f}, C / {loss['x_ref']:.2e})" if loss.get("form") == "offset" else "L"
+            laws[name] = loss
         for name, law in laws.items():
             ci = law.get("exp_ci")
             rows.append({"variant": variant, "law": name, "coef": _fmt(law["coef"]), "exp": _fmt(law["exp"], ".4f"),

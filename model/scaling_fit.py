@@ -10,7 +10,9 @@ token; IsoFLOP profiles). The fits follow arXiv 2401.02954:
   runs, with standard errors of both coefficients and a bootstrap interval of the exponent;
 - IsoFLOP: per budget a parabola of loss in log M, its vertex is M_opt(C); then M_opt = M_base C^a and
   D_opt = C / M_opt = D_base C^b (a + b = 1);
-- L(C): a power law of the per-budget minimum loss, extrapolated with a prediction interval.
+- L(C): a power law of the per-budget minimum loss, extrapolated with a prediction interval; or, with
+  ``loss_law="offset"``, the compute-frontier form of Chinchilla's L(N, D) = E + A/N^alpha + B/D^beta:
+  L(C) = E + A (C / C_ref)^l, an irreducible loss E plus a power law (needs 3 budgets, 4 for an interval).
 
     from model.scaling_fit import fit_study, write_laws
     fits = fit_study(rows)
@@ -22,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -67,6 +70,98 @@ class PowerLaw:
         d = asdict(self)
         d["exp_ci"] = list(self.exp_ci) if self.exp_ci else None
         return d
+
+
+    def describe(self) -> str:
+        return f"L = {self.coef:.3g} C^{self.exp:.4f}"
+
+
+@dataclass
+class OffsetPowerLaw:
+    """y = offset + coef * (x / x_ref)^exp (exp < 0): a power law that levels off at ``offset`` (the irreducible
+    loss E), fitted by nonlinear least squares in linear y. ``x_ref`` (the geometric mean of the fitted x)
+    keeps the problem well conditioned; ``cov`` is the covariance of (offset, coef, exp)."""
+
+    offset: float
+    coef: float
+    exp: float
+    x_ref: float
+    cov: list[list[float]]
+    n: int
+    residual_std: float  # of y (linear), n - 3 degrees of freedom
+    exp_se: float
+    log_coef_se: float  # standard error of ln(coef), from the covariance (for tables shared with PowerLaw)
+    exp_ci: tuple[float, float] | None = None
+    form: str = "offset"
+
+    def __call__(self, x: float | np.ndarray) -> float | np.ndarray:
+        return self.offset + self.coef * (np.asarray(x, dtype=float) / self.x_ref) ** self.exp
+
+    def interval(self, x: float, level: float = 0.95) -> tuple[float, float]:
+        """Prediction interval of a new observation at ``x``: delta method on the fitted parameters plus the
+        residual variance, t distribution with n - 3 degrees of freedom (nan with 3 points: an exact fit)."""
+        if self.n <= 3 or not np.isfinite(self.residual_std):
+            return (float("nan"), float("nan"))
+        u = float(x) / self.x_ref
+        g = np.array([1.0, u**self.exp, self.coef * u**self.exp * math.log(u)])
+        var = float(g @ np.asarray(self.cov) @ g) + self.residual_std**2
+        t = stats.t.ppf(0.5 + level / 2, self.n - 3)
+        centre = float(self(x))
+        half = t * math.sqrt(max(var, 0.0))
+        return (centre - half, centre + half)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["exp_ci"] = list(self.exp_ci) if self.exp_ci else None
+        return d
+
+    def describe(self) -> str:
+        return f"L = {self.offset:.3f} + {self.coef:.3g} (C/{self.x_ref:.1e})^{self.exp:.3f}"
+
+
+def fit_offset_power_law(x: Sequence[float], y: Sequence[float]) -> OffsetPowerLaw:
+    """Least squares of y = E + A (x / x_ref)^l with 0 <= E < min(y), A > 0, -3 < l < 0 (scipy ``curve_fit``,
+    started from the best of a grid of E values, each with its log-space line fit of y - E)."""
+    from scipy.optimize import OptimizeWarning, curve_fit
+
+    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(set(xs.tolist())) < 3:
+        raise ValueError(f"an offset power law needs points at 3 or more distinct x values, got {len(set(xs.tolist()))}")
+    n = len(xs)
+    x_ref = float(np.exp(np.log(xs).mean()))
+    u = xs / x_ref
+    lo_y = float(ys.min())
+
+    def model(uu: np.ndarray, e: float, a: float, l: float) -> np.ndarray:
+        return e + a * uu**l
+
+    best: tuple[float, tuple[float, float, float]] | None = None
+    for e0 in np.linspace(0.0, lo_y * 0.999, 200):
+        ly = np.log(ys - e0)
+        slope, icpt = np.polyfit(np.log(u), ly, 1)
+        if not -3 < slope < 0:
+            continue
+        sse = float(((model(u, e0, math.exp(icpt), slope) - ys) ** 2).sum())
+        if best is None or sse < best[0]:
+            best = (sse, (float(e0), float(math.exp(icpt)), float(slope)))
+    if best is None:
+        raise ValueError("no decreasing power law above an offset fits these losses")
+    try:
+        with warnings.catch_warnings():  # 3 points: an exact fit, whose covariance is undefined (set to nan below)
+            warnings.simplefilter("ignore", OptimizeWarning)
+            params, cov = curve_fit(model, u, ys, p0=best[1], bounds=([0.0, 1e-12, -3.0], [lo_y, np.inf, 0.0]), maxfev=20000)
+    except (RuntimeError, ValueError) as e:
+        raise ValueError(f"offset power law did not converge: {e}") from e
+    e_hat, a_hat, l_hat = (float(v) for v in params)
+    resid = ys - model(u, e_hat, a_hat, l_hat)
+    s = float(math.sqrt((resid**2).sum() / (n - 3))) if n > 3 else float("nan")
+    cov = np.asarray(cov, dtype=float) if n > 3 and np.all(np.isfinite(cov)) else np.full((3, 3), np.nan)
+    return OffsetPowerLaw(offset=e_hat, coef=a_hat, exp=l_hat, x_ref=x_ref, cov=cov.tolist(), n=n, residual_std=s,
+                          exp_se=float(math.sqrt(cov[2, 2])) if np.isfinite(cov[2, 2]) else float("nan"),
+                          log_coef_se=float(math.sqrt(cov[1, 1]) / a_hat) if np.isfinite(cov[1, 1]) else float("nan"))
+
+
+LOSS_LAWS = ("power", "offset")
 
 
 def fit_power_law(x: Sequence[float], y: Sequence[float], *, bootstrap: int = 0, seed: int = 0) -> PowerLaw:
@@ -211,9 +306,11 @@ def fit_allocation(rows: Iterable[dict[str, Any]], *, bootstrap: int = 200, seed
     )
 
 
-def fit_loss(rows: Iterable[dict[str, Any]]) -> PowerLaw:
-    """L(C) = L_base C^l through the per-budget minimum loss (IsoFLOP vertex when given as ``model_scale`` rows,
-    else the best run)."""
+def fit_loss(rows: Iterable[dict[str, Any]], law: str = "power") -> PowerLaw | OffsetPowerLaw:
+    """L(C) through the per-budget minimum loss (IsoFLOP vertex when given as ``model_scale`` rows, else the
+    best run): ``law`` "power" is L_base C^l (DeepSeek), "offset" is E + A (C / C_ref)^l."""
+    if law not in LOSS_LAWS:
+        raise ValueError(f"loss law must be one of {LOSS_LAWS}, got {law!r}")
     groups = by_budget(_ok(rows))
     budgets, losses = [], []
     for b, g in groups.items():
@@ -223,14 +320,14 @@ def fit_loss(rows: Iterable[dict[str, Any]]) -> PowerLaw:
         else:
             losses.append(min(float(r["loss"]) for r in g))
         budgets.append(b)
-    return fit_power_law(budgets, losses)
+    return fit_offset_power_law(budgets, losses) if law == "offset" else fit_power_law(budgets, losses)
 
 
 @dataclass
 class StudyFit:
     hyperparameters: HyperparameterFit | None = None
     allocation: AllocationFit | None = None
-    loss: PowerLaw | None = None
+    loss: PowerLaw | OffsetPowerLaw | None = None
     errors: dict[str, str] = field(default_factory=dict)  # what could not be fitted and why
 
     def to_dict(self) -> dict[str, Any]:
@@ -260,10 +357,14 @@ class StudyFit:
         return laws
 
 
-def fit_study(rows: Sequence[dict[str, Any]], *, tolerance: float = NEAR_OPTIMAL_TOLERANCE, bootstrap: int = 200, seed: int = 0) -> StudyFit:
+def fit_study(rows: Sequence[dict[str, Any]], *, tolerance: float = NEAR_OPTIMAL_TOLERANCE, bootstrap: int = 200, seed: int = 0,
+              loss_law: str = "power") -> StudyFit:
     """Every law the rows support; a law that cannot be fitted is recorded in ``errors``, not raised.
+    ``loss_law``: the form of L(C), see :func:`fit_loss`.
     Rows with ``kind`` "hparam" feed the hyperparameter laws, "isoflop" the allocation and loss laws
     (rows without ``kind`` feed both)."""
+    if loss_law not in LOSS_LAWS:  # a wrong setting, not a law the rows cannot support
+        raise ValueError(f"loss law must be one of {LOSS_LAWS}, got {loss_law!r}")
     fit = StudyFit()
     hp = [r for r in rows if r.get("kind", "hparam") == "hparam"]
     iso = [r for r in rows if r.get("kind", "isoflop") == "isoflop"]
@@ -276,7 +377,7 @@ def fit_study(rows: Sequence[dict[str, Any]], *, tolerance: float = NEAR_OPTIMAL
     except ValueError as e:
         fit.errors["allocation"] = str(e)
     try:
-        fit.loss = fit_loss(iso or hp)
+        fit.loss = fit_loss(iso or hp, loss_law)
     except ValueError as e:
         fit.errors["loss"] = str(e)
     return fit

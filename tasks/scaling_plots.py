@@ -122,7 +122,7 @@ def plot_loss_prediction(rows: list[dict[str, Any]], variant: str, fit: StudyFit
     lo_c = min(r["budget"] for r in ok)
     xs = np.logspace(math.log10(lo_c), math.log10(top * 1.5), 60)
     band = np.array([fit.loss.interval(x) for x in xs])
-    ax.plot(xs, fit.loss(xs), "-", label=f"L = {fit.loss.coef:.3g} C^{fit.loss.exp:.4f}")
+    ax.plot(xs, fit.loss(xs), "-", label=fit.loss.describe())
     ax.fill_between(xs, band[:, 0], band[:, 1], alpha=0.2, label="95% prediction interval")
     if holdout and holdout.get("actual"):
         ax.plot([holdout["compute"]], [holdout["actual"]], "r*", markersize=14, label=f"held-out run ({100 * holdout['relative_error']:+.1f}%)")

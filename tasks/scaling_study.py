@@ -34,7 +34,7 @@ from typing import Any
 from model import scaling
 from storage import write_bytes_atomic
 from model.flops import flops_per_token
-from model.scaling_fit import NEAR_OPTIMAL_TOLERANCE, HyperparameterFit, StudyFit, fit_hyperparameters, fit_study, write_laws
+from model.scaling_fit import LOSS_LAWS, NEAR_OPTIMAL_TOLERANCE, HyperparameterFit, StudyFit, fit_hyperparameters, fit_study, write_laws
 from tasks.config import parse, to_mapping
 from tasks.executor import check_executor, iter_units
 
@@ -81,6 +81,7 @@ class StudyConfig:
     preregister: bool = False  # the held-out run needs the config file committed and unchanged (see preregistration())
     config_file: str | None = None  # set by load_study_config: the file the study was read from
     tolerance: float = NEAR_OPTIMAL_TOLERANCE
+    loss_law: str = "power"  # L(C): "power" L_base C^l (DeepSeek) or "offset" E + A (C/C_ref)^l (needs 4 budgets for an interval)
     bootstrap: int = 200
     holdout_budget: float | None = None  # a larger run predicted from the fits, then trained and compared
     predict: list[float] = field(default_factory=list)  # further budgets to extrapolate L(C) to
@@ -94,6 +95,8 @@ class StudyConfig:
     def __post_init__(self) -> None:
         if self.isoflop_hparams not in ("planner", "fitted"):
             raise ValueError(f"isoflop_hparams must be 'planner' or 'fitted', got {self.isoflop_hparams!r}")
+        if self.loss_law not in LOSS_LAWS:
+            raise ValueError(f"loss_law must be one of {LOSS_LAWS}, got {self.loss_law!r}")
 
 
 
@@ -372,7 +375,7 @@ def run_scaling_study(cfg: StudyConfig, *, executor: str = "ray", ray_address: s
     fits: dict[str, StudyFit] = {}
     for variant in cfg.data:
         vrows = [r for r in rows if r["variant"] == variant]
-        fit = fit_study(vrows, tolerance=cfg.tolerance, bootstrap=cfg.bootstrap, seed=cfg.seed)
+        fit = fit_study(vrows, tolerance=cfg.tolerance, bootstrap=cfg.bootstrap, seed=cfg.seed, loss_law=cfg.loss_law)
         fits[variant] = fit
         laws_path = write_laws(fit, out / variant / "scaling_laws.json", source=f"scaling study {out} variant {variant}")
         entry: dict[str, Any] = {

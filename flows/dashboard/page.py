@@ -363,7 +363,8 @@ def study_comparison_part(study: StudyView) -> str:
             " / ".join(str(runs.get(k, 0)) for k in ("ok", "failed", "diverged", "skipped")),
             _law(alloc.get("model_flops_per_token")), _law(alloc.get("tokens")),
             _law(hp.get("batch_tokens")), _law(hp.get("learning_rate")),
-            f"{loss['coef']:.3g} · C^{loss['exp']:.3f}" if loss else "-",
+            (f"{loss['offset']:.3f} + {loss['coef']:.3g} · (C/{loss['x_ref']:.1e})^{loss['exp']:.3f}" if loss and loss.get("form") == "offset"
+             else f"{loss['coef']:.3g} · C^{loss['exp']:.3f}" if loss else "-"),
             held_text,
         ])
     if not rows:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from model import scaling
-from model.scaling_fit import fit_power_law, fit_study, isoflop_minimum, near_optimal, write_laws
+from model.scaling_fit import fit_offset_power_law, fit_power_law, fit_study, isoflop_minimum, near_optimal, write_laws
 
 BUDGETS = [1e17, 1e18, 1e19, 1e20, 1e21]
 TRUE = {"batch": (0.29, 0.33), "lr": (0.31, -0.125), "model": (0.17, 0.52), "loss": (9.0, -0.05)}
@@ -123,3 +123,37 @@ def test_written_laws_drive_the_planner_and_the_shipped_file_is_protected(tmp_pa
     with pytest.raises(ValueError, match="refusing"):
         write_laws(fit, scaling.LAWS_FILE)
     assert scaling.LAWS_FILE.read_text() == before
+
+
+def test_offset_power_law_recovers_the_irreducible_loss_and_its_interval_covers_a_far_point() -> None:
+    """L = E + A (C/C0)^l with noise: the fit finds E, A, l; a pure power law through the same points
+    (no E) over-predicts the fall at 10x beyond the data, the offset law's interval covers the truth."""
+    rng = np.random.default_rng(3)
+    c = np.logspace(9, 11, 8)
+    truth = lambda x: 4.5 + 2.0 * (np.asarray(x) / 1e10) ** -0.35  # noqa: E731
+    y = truth(c) * (1 + 0.002 * rng.standard_normal(len(c)))
+    fit = fit_offset_power_law(c, y)
+    assert fit.offset == pytest.approx(4.5, abs=0.15) and fit.exp == pytest.approx(-0.35, abs=0.05)
+    assert float(fit(1e10)) == pytest.approx(float(truth(1e10)), rel=0.005)
+    lo, hi = fit.interval(1e12)
+    assert lo < float(truth(1e12)) < hi and hi - lo < 0.5
+    assert abs(float(fit(1e12)) / float(truth(1e12)) - 1) < 0.01
+    pure = fit_power_law(c, y)
+    assert float(pure(1e12)) < float(truth(1e12)) * 0.98  # the bend a pure power law misses
+    exact = fit_offset_power_law(c[:3], truth(c[:3]))  # 3 points: an exact fit, no degrees of freedom left
+    assert float(exact(1e12)) == pytest.approx(float(truth(1e12)), rel=1e-3)
+    assert all(math.isnan(v) for v in exact.interval(1e12))
+    with pytest.raises(ValueError, match="3 or more"):
+        fit_offset_power_law([1e9, 1e10], [6.0, 5.0])
+
+
+def test_study_fit_with_offset_loss_law() -> None:
+    rows = [dict(r, loss=None if r["loss"] is None else r["loss"] + 1.0) for r in synthetic_rows()]  # E = 1 on top of the power law
+    fit = fit_study(rows, loss_law="offset")
+    assert fit.errors == {} and fit.loss.form == "offset"
+    assert fit.loss.offset == pytest.approx(1.0, abs=0.3)
+    pred = fit.predict_loss(1e23)
+    assert pred["low"] < 1.0 + law("loss", 1e23) < pred["high"]
+    assert fit.to_dict()["loss"]["offset"] == fit.loss.offset
+    with pytest.raises(ValueError, match="loss law"):
+        fit_study(rows, loss_law="cubic")
