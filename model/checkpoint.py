@@ -68,6 +68,11 @@ class CheckpointError(ValueError):
     """A checkpoint that is missing, incomplete, or does not fit the model it is loaded into."""
 
 
+class CorruptCheckpointError(CheckpointError):
+    """A checkpoint whose files do not match the digests it was sealed with (or cannot be parsed): a resume
+    may fall back to the one before it (:func:`quarantine_checkpoint`)."""
+
+
 # ----------------------------------------------------------------------------- safe DCP metadata
 
 
@@ -217,9 +222,9 @@ def verify_checkpoint(ckpt: str | Path, meta: dict[str, Any] | None = None) -> N
     try:
         body = (path / DIGESTS).read_bytes()
     except OSError as e:
-        raise CheckpointError(f"{path / DIGESTS}: missing ({e.strerror}); {hint}") from None
+        raise CorruptCheckpointError(f"{path / DIGESTS}: missing ({e.strerror}); {hint}") from None
     if hashlib.sha256(body).hexdigest() != meta["digests_sha256"]:
-        raise CheckpointError(f"{path / DIGESTS}: sha256 differs from the one in {META} (modified or corrupted); {hint}")
+        raise CorruptCheckpointError(f"{path / DIGESTS}: sha256 differs from the one in {META} (modified or corrupted); {hint}")
     files = json.loads(body)["files"]
     names = sorted(files, key=lambda n: (-int(files[n]["bytes"]), n))
     rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
@@ -229,7 +234,28 @@ def verify_checkpoint(ckpt: str | Path, meta: dict[str, Any] | None = None) -> N
         dist.all_gather_object(found, bad)
         bad = next((b for b in found if b), None)
     if bad:
-        raise CheckpointError(f"{bad}; {hint}")
+        raise CorruptCheckpointError(f"{bad}; {hint}")
+
+
+def quarantine_checkpoint(path: str | Path) -> Path:
+    """Move a corrupt checkpoint aside (``corrupt-step-XXXXXXXX-<unix time>``, which :func:`list_checkpoints`
+    no longer sees, and nothing deletes) and return where it went. Collective under torch.distributed:
+    rank 0 renames, every rank returns after it."""
+    path = Path(path)
+    stamp = int(time.time())
+    aside = path.with_name(f"corrupt-{path.name}-{stamp}")
+    n = 1
+    while aside.exists():  # the same step moved aside twice within a second
+        aside, n = path.with_name(f"corrupt-{path.name}-{stamp}-{n}"), n + 1
+    if dist.is_initialized():
+        names: list[str | None] = [str(aside)]
+        dist.broadcast_object_list(names, src=0)  # one name for all ranks, rank 0's clock
+        aside = Path(str(names[0]))
+    if not dist.is_initialized() or dist.get_rank() == 0:
+        path.rename(aside)
+    if dist.is_initialized():
+        dist.barrier()
+    return aside
 
 
 # ----------------------------------------------------------------------------- finding checkpoints
@@ -268,12 +294,12 @@ def read_meta(ckpt: str | Path) -> dict[str, Any]:
     try:
         meta = json.loads((ckpt / META).read_bytes().decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{ckpt / META}: not valid JSON ({e}); the checkpoint is corrupt: delete {ckpt} to resume from the one before it") from None
+        raise CorruptCheckpointError(f"{ckpt / META}: not valid JSON ({e}); the checkpoint is corrupt: delete {ckpt} to resume from the one before it") from None
     fmt = meta.get("format") if isinstance(meta, dict) else None
     if fmt != FORMAT:
         raise CheckpointError(f"{ckpt}: checkpoint format {fmt!r}, this code reads {FORMAT}")
     if "meta_sha256" in meta and _meta_digest(meta) != meta["meta_sha256"]:
-        raise CheckpointError(f"{ckpt / META}: content differs from its meta_sha256 (modified or corrupted); delete {ckpt} to resume from the one before it")
+        raise CorruptCheckpointError(f"{ckpt / META}: content differs from its meta_sha256 (modified or corrupted); delete {ckpt} to resume from the one before it")
     return meta
 
 
@@ -390,6 +416,30 @@ def load_checkpoint(ckpt: str | Path, model: Transformer, optimizer: torch.optim
     rank_file = path / f"rank-{rank:05d}.json"
     meta["rank_state"] = json.loads(rank_file.read_text()) if rank_file.is_file() else None
     return meta
+
+
+def load_latest_checkpoint(run_dir: str | Path, model: Transformer, optimizer: torch.optim.Optimizer | None = None,
+                           log: Any = None) -> tuple[Path, dict[str, Any]] | None:
+    """Resume a run: load its newest checkpoint that verifies; return (path, meta), or None when it has none.
+
+    A corrupt checkpoint (:class:`CorruptCheckpointError`) is moved aside (:func:`quarantine_checkpoint`) and
+    the one before it is tried; when every checkpoint is corrupt, ``CheckpointError`` lists where they went
+    (a rerun then starts from step 0). Any other ``CheckpointError`` (another model shape) is raised as is."""
+    own = list_checkpoints(run_dir)
+    corrupt: list[str] = []
+    while own:
+        path = own.pop()[1]
+        try:
+            return path, load_checkpoint(path, model, optimizer)
+        except CorruptCheckpointError as e:  # verified before any state is loaded: the model is untouched
+            aside = quarantine_checkpoint(path)
+            corrupt.append(str(aside))
+            if log is not None:
+                log.warning("%s: moved aside to %s; resuming from the checkpoint before it", e, aside)
+    if corrupt:
+        raise CheckpointError(f"{run_dir}: every checkpoint is corrupt (moved aside: {', '.join(corrupt)}); "
+                              "rerun to start over from step 0, or restore one of them")
+    return None
 
 
 def load_model(ckpt_dir: str | Path, map_location: str | torch.device = "cpu") -> tuple[Transformer, ModelConfig]:

@@ -42,7 +42,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from model.checkpoint import Checkpointer, list_checkpoints, load_checkpoint
+from model.checkpoint import Checkpointer, load_checkpoint, load_latest_checkpoint
 from model.flags import run_cli
 from model.finetune import check_vocab, load_init_config, tokenizer_for
 from model.dpo_data import TokenizedPair, collate_pairs, load_preference_pairs
@@ -300,9 +300,9 @@ def main(cfg: DPOConfig) -> dict[str, Any]:
     sched = LRSchedule(ScheduleConfig(peak_lr=cfg.lr, total_steps=total_steps, kind="cosine", warmup_steps=cfg.warmup_steps,
                                       min_lr_ratio=cfg.min_lr_ratio))
     start = 0
-    own = list_checkpoints(out)
-    if own:
-        meta = load_checkpoint(own[-1][1], model, optimizer)
+    resumed = load_latest_checkpoint(out, model, optimizer, log)
+    if resumed:  # a corrupt newest checkpoint falls back to the one before it
+        meta = resumed[1]
         sched.load_state_dict(meta["schedule"])
         start = int(meta["step"])
     model.train()

@@ -28,7 +28,8 @@ from typing import Any
 import torch
 
 from model import scaling
-from model.checkpoint import Checkpointer, CheckpointError, check_shape, list_checkpoints, load_checkpoint, read_meta, set_rng_state
+from model.checkpoint import (Checkpointer, CheckpointError, check_shape, list_checkpoints, load_checkpoint, load_latest_checkpoint, read_meta,
+                              set_rng_state)
 from model.flops import device_peak_flops, estimate_memory, training_flops_per_token
 from model.flags import run_cli
 from model.llama import ModelConfig
@@ -193,10 +194,9 @@ def _loaders(cfg: TrainConfig, run: ResolvedRun, rt: Runtime):
 
 def _restore(cfg: TrainConfig, run: ResolvedRun, out: Path, model, optimizer, sched: LRSchedule, train_loader, rt: Runtime) -> int:
     """Resume from OUT, or restart from --extend-from before its first decay; return the step to start at."""
-    own = list_checkpoints(out) if cfg.resume else []
-    if own:
-        path = own[-1][1]
-        meta = load_checkpoint(path, model, optimizer)
+    resumed = load_latest_checkpoint(out, model, optimizer, log) if cfg.resume else None
+    if resumed:
+        path, meta = resumed
         saved = meta["run"]
         for key in ("batch_size", "seq_len"):
             if saved[key] != getattr(run, key):

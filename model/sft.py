@@ -32,7 +32,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from model.checkpoint import Checkpointer, list_checkpoints, load_checkpoint
+from model.checkpoint import Checkpointer, load_checkpoint, load_latest_checkpoint
 from model.flags import run_cli
 from model.finetune import check_vocab, load_init_config, tokenizer_for
 from model.generate import greedy_generate
@@ -184,13 +184,13 @@ def main(cfg: SFTConfig) -> dict[str, Any]:
     sched = LRSchedule(ScheduleConfig(peak_lr=cfg.lr, total_steps=total_steps, kind="cosine", warmup_steps=cfg.warmup_steps,
                                       min_lr_ratio=cfg.min_lr_ratio))
     start = 0
-    own = list_checkpoints(out)
-    if own:  # resume this run
-        meta = load_checkpoint(own[-1][1], model, optimizer)
+    resumed = load_latest_checkpoint(out, model, optimizer, log)
+    if resumed:  # resume this run (a corrupt newest checkpoint falls back to the one before it)
+        path, meta = resumed
         sched.load_state_dict(meta["schedule"])
         loader.load_state_dict(meta["rank_state"]["loader"])
         start = int(meta["step"])
-        log.info("resumed from %s at step %d", own[-1][1], start)
+        log.info("resumed from %s at step %d", path, start)
     else:
         load_checkpoint(cfg.init, model)
     model.train()

@@ -170,3 +170,17 @@ def test_ranks_share_the_hashing_and_all_refuse_a_file_only_one_of_them_hashed(t
     refused = run()
     assert len(refused) == 2, refused
     assert all(f"refused: {ckpt / second}: sha256 differs from digests.json" in line for line in refused), refused
+
+
+def test_quarantine_keeps_every_corrupt_copy_of_a_step(tmp_path) -> None:
+    from model.checkpoint import quarantine_checkpoint
+
+    root = tmp_path / "checkpoints"
+    moved = []
+    for i in range(3):  # the same step corrupted, re-saved and moved aside again within one second
+        (root / "step-00000005").mkdir(parents=True)
+        (root / "step-00000005" / "meta.json").write_text(str(i))
+        moved.append(quarantine_checkpoint(root / "step-00000005"))
+    assert len({p.name for p in moved}) == 3 and all(p.name.startswith("corrupt-step-00000005-") for p in moved)
+    assert sorted((p / "meta.json").read_text() for p in moved) == ["0", "1", "2"]
+    assert list_checkpoints(tmp_path) == []  # invisible to a resume

@@ -247,3 +247,39 @@ def test_a_seq_len_beyond_the_model_is_refused_not_grown(tokens, tmp_path) -> No
     assert run.seq_len == run.model.max_seq_len == 256
     default = resolve(TrainConfig(data=tokens, preset="tiny"), inspect_tokens(tokens), rt)
     assert default.seq_len == default.model.max_seq_len == 128
+
+
+def _flip_a_byte(f: Path) -> None:
+    data = bytearray(f.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    f.write_bytes(bytes(data))
+
+
+def test_a_corrupt_latest_checkpoint_falls_back_to_the_one_before_it(tokens, reference_run, tmp_path) -> None:
+    """The newest checkpoint has a flipped byte: the resume moves it aside (kept, named corrupt-...), resumes
+    from the one before it and replays the steps in between with the reference run's exact losses."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(reference_run, run)
+    (run / "summary.json").unlink(missing_ok=True)  # make the rerun train instead of reporting the finished run
+    (run / "loop.json").unlink(missing_ok=True)
+    (run / "metrics.jsonl").write_text("")
+    ckpts = list_checkpoints(run)
+    assert len(ckpts) >= 2
+    (latest_step, latest), (prev_step, _) = ckpts[-1], ckpts[-2]
+    _flip_a_byte(next(latest.glob("*.distcp")))
+    summary = main(parse(["--data", tokens, "--out", str(run), *RESUME_ARGS]))
+    assert summary["start_step"] == prev_step < latest_step
+    aside = [p.name for p in (run / "checkpoints").iterdir() if p.name.startswith(f"corrupt-{latest.name}-")]
+    assert len(aside) == 1  # kept for inspection, invisible to the next resume
+    ref, got = train_losses(reference_run), train_losses(run)
+    assert sorted(got) == list(range(prev_step + 1, 17))
+    assert all(got[s] == [ref[s][0]] for s in got)
+    # every checkpoint corrupt: a clear error that says where they went, not a silent restart from step 0
+    for _, p in list_checkpoints(run):
+        _flip_a_byte(next(p.glob("*.distcp")))
+    (run / "summary.json").unlink(missing_ok=True)
+    (run / "loop.json").unlink(missing_ok=True)
+    with pytest.raises(CheckpointError, match=r"every checkpoint is corrupt \(moved aside: .*corrupt-step-"):
+        main(parse(["--data", tokens, "--out", str(run), *RESUME_ARGS]))
