@@ -238,7 +238,7 @@ def verify_checkpoint(ckpt: str | Path, meta: dict[str, Any] | None = None) -> N
 
 
 def quarantine_checkpoint(path: str | Path) -> Path:
-    """Move a corrupt checkpoint aside (``corrupt-step-XXXXXXXX-<unix time>``, which :func:`list_checkpoints`
+    """Move a corrupt checkpoint aside (``corrupt-step-<8 digits>-<unix time>``, which :func:`list_checkpoints`
     no longer sees, and nothing deletes) and return where it went. Collective under torch.distributed:
     rank 0 renames, every rank returns after it."""
     path = Path(path)
