@@ -12,6 +12,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from model.scaling_fit import describe_loss_law
 from tasks.scaling_study import read_results
 
 
@@ -75,10 +76,7 @@ def main() -> None:
         fields["b (D_opt ∝ C^b)"].append(_law(alloc.get("tokens")))
         fields["B_opt exponent"].append(_law(hpf.get("batch_tokens")))
         fields["η_opt exponent"].append(_law(hpf.get("learning_rate")))
-        if loss and loss.get("form") == "offset":
-            fields["L(C) fit"].append(f"{loss['offset']:.3f} + {loss['coef']:.3g} · (C/{loss['x_ref']:.1e})^{loss['exp']:.3f} (± {loss['exp_se']:.3f})")
-        else:
-            fields["L(C) fit"].append(f"{loss['coef']:.3g} · C^{loss['exp']:.3f} (± {loss['exp_se']:.3f})" if loss else "-")
+        fields["L(C) fit"].append(describe_loss_law(loss, se=True))
         if h.get("actual") is not None:
             run = h.get("run") or {}
             fields["held-out run"].append(f"C = {h['compute']:.0e}, L{run.get('n_layer')} d{run.get('d_model')}, "

@@ -17,6 +17,14 @@ import torch
 IGNORE_INDEX = -100
 
 
+def _lse_in_place(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-row log-sum-exp of fp32 ``logits`` [n, V] -> ([n], row sums [n, 1]); leaves exp(logits - row max) in
+    ``logits``: one exp per logit and no [n, V] temporary (logsumexp + exp(logits - lse) took two and four)."""
+    row_max = logits.amax(dim=-1, keepdim=True)  # [n, 1]
+    row_sum = logits.sub_(row_max).exp_().sum(dim=-1, keepdim=True)  # [n, 1]
+    return (row_max + row_sum.log()).squeeze(1), row_sum
+
+
 class _ChunkedLinearCrossEntropy(torch.autograd.Function):
     @staticmethod
     def forward(ctx, h: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, chunk_size: int, compute_dtype: torch.dtype):
@@ -33,11 +41,8 @@ class _ChunkedLinearCrossEntropy(torch.autograd.Function):
             valid = t != IGNORE_INDEX
             t_safe = torch.where(valid, t, torch.zeros_like(t))
             target_logit = logits.gather(1, t_safe[:, None]).squeeze(1)
-            # softmax in place, one exp per logit (logsumexp + exp(logits - lse) took two and four temporaries)
-            row_max = logits.amax(dim=-1, keepdim=True)  # [n, 1]
-            probs = logits.sub_(row_max).exp_()  # [n, V], unnormalised
-            row_sum = probs.sum(dim=-1, keepdim=True)  # [n, 1]
-            lse = (row_max + row_sum.log()).squeeze(1)  # [n]
+            lse, row_sum = _lse_in_place(logits)  # logits now holds the unnormalised softmax
+            probs = logits
             total = total + ((lse - target_logit) * valid).sum()
             weight_row = valid[:, None] / n_valid  # [n, 1]: d loss / d (per-row loss)
             probs.mul_(weight_row / row_sum)  # softmax, scaled
@@ -82,7 +87,6 @@ def _loss_only(h: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, chu
         t = targets[start : start + chunk_size]
         valid = t != IGNORE_INDEX
         target_logit = logits.gather(1, torch.where(valid, t, torch.zeros_like(t))[:, None]).squeeze(1)
-        row_max = logits.amax(dim=-1, keepdim=True)
-        lse = (row_max + logits.sub_(row_max).exp_().sum(dim=-1, keepdim=True).log()).squeeze(1)  # in place, as in training
+        lse, _ = _lse_in_place(logits)
         total = total + ((lse - target_logit) * valid).sum()
     return total / (targets != IGNORE_INDEX).sum().clamp(min=1)

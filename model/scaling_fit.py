@@ -67,13 +67,10 @@ class PowerLaw:
         return (math.exp(centre - t * se), math.exp(centre + t * se))
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["exp_ci"] = list(self.exp_ci) if self.exp_ci else None
-        return d
-
+        return _law_dict(self)
 
     def describe(self) -> str:
-        return f"L = {self.coef:.3g} C^{self.exp:.4f}"
+        return describe_loss_law(self.to_dict())
 
 
 @dataclass
@@ -111,12 +108,27 @@ class OffsetPowerLaw:
         return (centre - half, centre + half)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["exp_ci"] = list(self.exp_ci) if self.exp_ci else None
-        return d
+        return _law_dict(self)
 
     def describe(self) -> str:
-        return f"L = {self.offset:.3f} + {self.coef:.3g} (C/{self.x_ref:.1e})^{self.exp:.3f}"
+        return describe_loss_law(self.to_dict())
+
+
+def _law_dict(law: PowerLaw | OffsetPowerLaw) -> dict[str, Any]:
+    d = asdict(law)
+    d["exp_ci"] = list(law.exp_ci) if law.exp_ci else None
+    return d
+
+
+def describe_loss_law(d: dict[str, Any] | None, *, se: bool = False) -> str:
+    """A fitted L(C) as text, from its ``to_dict()`` (as report.json holds it); ``se``: with the exponent's SE."""
+    if not d:
+        return "-"
+    if d.get("form") == "offset":
+        text = f"L = {d['offset']:.3f} + {d['coef']:.3g} · (C/{d['x_ref']:.1e})^{d['exp']:.3f}"
+    else:
+        text = f"L = {d['coef']:.3g} · C^{d['exp']:.4f}"
+    return text + (f" (± {d['exp_se']:.3f})" if se else "")
 
 
 def fit_offset_power_law(x: Sequence[float], y: Sequence[float]) -> OffsetPowerLaw:

@@ -347,6 +347,8 @@ def _law(d: Mapping[str, Any] | None) -> str:
 
 def study_comparison_part(study: StudyView) -> str:
     """One row per data variant: runs, allocation exponents a (M_opt) and b (D_opt), B/lr laws, L(C), held-out."""
+    from model.scaling_fit import describe_loss_law  # the same text as the tables and plots
+
     rows = []
     for variant, entry in (study.report.get("variants") or {}).items():
         fit = entry.get("fit") or {}
@@ -363,8 +365,7 @@ def study_comparison_part(study: StudyView) -> str:
             " / ".join(str(runs.get(k, 0)) for k in ("ok", "failed", "diverged", "skipped")),
             _law(alloc.get("model_flops_per_token")), _law(alloc.get("tokens")),
             _law(hp.get("batch_tokens")), _law(hp.get("learning_rate")),
-            (f"{loss['offset']:.3f} + {loss['coef']:.3g} · (C/{loss['x_ref']:.1e})^{loss['exp']:.3f}" if loss and loss.get("form") == "offset"
-             else f"{loss['coef']:.3g} · C^{loss['exp']:.3f}" if loss else "-"),
+            describe_loss_law(loss),
             held_text,
         ])
     if not rows:
