@@ -30,7 +30,7 @@ def _one_thread() -> None:  # as the study's Ray tasks run (1 CPU each: Ray sets
 
 def _rerun(args: tuple[dict, dict, int, str]) -> dict:
     point, settings, seed, out = args
-    return run_point({**point, "out": out}, {**settings, "seed": seed})
+    return run_point({**point, "out": out, "seed": seed}, settings)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -12,7 +12,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from model.scaling_fit import describe_loss_law
+from model.scaling_fit import describe_loss_law, mean_over_seeds
 from tasks.scaling_study import read_results
 
 
@@ -24,7 +24,7 @@ def _law(d: dict[str, Any] | None) -> str:
 
 
 def isoflop_table(rows: list[dict[str, Any]], variant: str, minima: dict[float, dict[str, Any]]) -> str:
-    iso = [r for r in rows if r["variant"] == variant and r["kind"] == "isoflop"]
+    iso = mean_over_seeds(r for r in rows if r["variant"] == variant and r["kind"] == "isoflop")  # a cell: the mean over seeds
     shapes = sorted({(r["model_scale"], f"L{r['n_layer']} d{r['d_model']}") for r in iso})
     by = {(r["budget"], r["model_scale"]): r for r in iso}
     head = "| C (FLOPs) | " + " | ".join(f"{name} (M {m:.1e})" for m, name in shapes) + " | IsoFLOP M_opt |"
@@ -82,14 +82,17 @@ def main() -> None:
             fields["held-out run"].append(f"C = {h['compute']:.0e}, L{run.get('n_layer')} d{run.get('d_model')}, "
                                           f"batch {run.get('batch_size')}, lr {run.get('lr', 0):.2e}")
             fields["predicted loss [95% PI]"].append(f"{h['loss']:.3f} [{h['low']:.3f}, {h['high']:.3f}]")
-            fields["actual loss"].append(f"{h['actual']:.3f}")
+            seeds = h.get("seed_losses") or [h["actual"]]
+            fields["actual loss"].append(f"{h['actual']:.3f}" + (f" (mean of {len(seeds)} seeds: {', '.join(f'{v:.3f}' for v in seeds)})"
+                                                                 if len(seeds) > 1 else ""))
             fields["**relative error**"].append(f"**{h['relative_error']:+.1%}** ({'inside' if h['inside_interval'] else 'outside'} the PI)")
         fields["fit errors"].append("; ".join(f"{k}: {v}" for k, v in fit.get("errors", {}).items()) or "none")
     summary += [f"| {k} | " + " | ".join(v) + " |" for k, v in fields.items()]
     print("\n".join(summary))
     for variant, e in report["variants"].items():
         minima = {m["budget"]: m for m in ((e["fit"].get("allocation") or {}).get("minima") or [])}
-        print(f"\nIsoFLOP validation loss (nats per token: per byte for byte tokens), variant {variant}:\n")
+        seeds = int(report["config"].get("seeds") or 1)
+        print(f"\nIsoFLOP validation loss (nats per token: per byte for byte tokens{f'; mean of {seeds} seeds' if seeds > 1 else ''}), variant {variant}:\n")
         print(isoflop_table(rows, variant, minima))
         print(f"\nHyperparameter grid, variant {variant}:\n")
         print(hparam_table(rows, variant))

@@ -10,6 +10,7 @@ token; IsoFLOP profiles). The fits follow arXiv 2401.02954:
   runs, with standard errors of both coefficients and a bootstrap interval of the exponent;
 - IsoFLOP: per budget a parabola of loss in log M, its vertex is M_opt(C); then M_opt = M_base C^a and
   D_opt = C / M_opt = D_base C^b (a + b = 1);
+- several seeds of one grid point count once, with their mean loss (``mean_over_seeds``);
 - L(C): a power law of the per-budget minimum loss, extrapolated with a prediction interval; or, with
   ``loss_law="offset"``, the compute-frontier form of Chinchilla's L(N, D) = E + A/N^alpha + B/D^beta:
   L(C) = E + A (C / C_ref)^l, an irreducible loss E plus a power law (needs 3 budgets, 4 for an interval).
@@ -206,6 +207,39 @@ def fit_power_law(x: Sequence[float], y: Sequence[float], *, bootstrap: int = 0,
     return PowerLaw(coef=math.exp(intercept), exp=slope, log_coef_se=icpt_se, exp_se=exp_se, n=n, residual_std=s, x_mean_log=xm, sxx=sxx, exp_ci=ci)
 
 
+SEED_INVARIANT_KEYS = ("variant", "kind", "budget", "model_scale", "n_layer", "d_model", "n_head", "batch_tokens", "lr")
+
+
+def mean_over_seeds(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Runs of one grid point trained with different ``seed`` s (the same :data:`SEED_INVARIANT_KEYS`) merged
+    into one row: ``loss`` is the mean of the successful seeds' losses, ``seeds`` how many there were and
+    ``loss_sd`` their standard deviation (0 for a single seed), ``seed_losses`` the losses. Only rows that
+    name their ``seed`` are merged; the others, and rows that did not succeed (the fits skip them), pass
+    through unchanged, in their order."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    order: list[tuple[Any, ...] | dict[str, Any]] = []  # the input order: a point where its first seed was
+    for r in rows:
+        if "seed" in r and r.get("status", "ok") == "ok" and r.get("loss") is not None:
+            key = tuple(r.get(k) for k in SEED_INVARIANT_KEYS)
+            if key not in groups:
+                groups[key] = []
+                order.append(key)
+            groups[key].append(r)
+        else:
+            order.append(r)
+    out: list[dict[str, Any]] = []
+    for item in order:
+        if isinstance(item, dict):
+            out.append(item)
+            continue
+        group = groups[item]
+        losses = np.array([float(r["loss"]) for r in group])
+        out.append({**group[0], "loss": float(losses.mean()), "seeds": len(group),
+                    "loss_sd": float(losses.std(ddof=1)) if len(group) > 1 else 0.0,
+                    "seed_losses": [float(v) for v in losses]})
+    return out
+
+
 def _ok(rows: Iterable[dict[str, Any]], *needed: str) -> list[dict[str, Any]]:
     out = []
     for r in rows:
@@ -374,10 +408,12 @@ def fit_study(rows: Sequence[dict[str, Any]], *, tolerance: float = NEAR_OPTIMAL
     """Every law the rows support; a law that cannot be fitted is recorded in ``errors``, not raised.
     ``loss_law``: the form of L(C), see :func:`fit_loss`.
     Rows with ``kind`` "hparam" feed the hyperparameter laws, "isoflop" the allocation and loss laws
-    (rows without ``kind`` feed both)."""
+    (rows without ``kind`` feed both). Runs of one point with several seeds count once, with their mean loss
+    (:func:`mean_over_seeds`)."""
     if loss_law not in LOSS_LAWS:  # a wrong setting, not a law the rows cannot support
         raise ValueError(f"loss law must be one of {LOSS_LAWS}, got {loss_law!r}")
     fit = StudyFit()
+    rows = mean_over_seeds(rows)
     hp = [r for r in rows if r.get("kind", "hparam") == "hparam"]
     iso = [r for r in rows if r.get("kind", "isoflop") == "isoflop"]
     try:

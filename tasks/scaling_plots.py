@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from model.scaling_fit import StudyFit, near_optimal
+from model.scaling_fit import StudyFit, mean_over_seeds, near_optimal
 
 
 def _plt():
@@ -150,6 +150,7 @@ def plot_comparison(fits: dict[str, StudyFit], path: Path) -> Path | None:
 
 def write_plots(rows: list[dict[str, Any]], fits: dict[str, StudyFit], report: dict[str, Any], out: Path) -> list[str]:
     out.mkdir(parents=True, exist_ok=True)
+    rows = mean_over_seeds(rows)  # a point trained with several seeds is drawn once, at its mean loss (what the fits use)
     tolerance = float(report["config"]["tolerance"])
     paths: list[Path | None] = []
     for variant, fit in fits.items():

@@ -91,8 +91,11 @@ class StudyConfig:
     gpus_per_run: float = 0.0
     cpus_per_run: float = 1.0
     seed: int = 0
+    seeds: int = 1  # IsoFLOP and held-out points train with seeds seed .. seed + seeds - 1; the fits use their mean loss
 
     def __post_init__(self) -> None:
+        if self.seeds < 1:
+            raise ValueError(f"seeds must be 1 or more, got {self.seeds}")
         if self.isoflop_hparams not in ("planner", "fitted"):
             raise ValueError(f"isoflop_hparams must be 'planner' or 'fitted', got {self.isoflop_hparams!r}")
         if self.loss_law not in LOSS_LAWS:
@@ -124,17 +127,19 @@ def train_windows(uri: str, seq_len: int) -> int | None:
 # ----------------------------------------------------------------------------- the grid
 
 
-def _point(cfg: StudyConfig, variant: str, kind: str, budget: float, shape: Shape, batch: int, lr: float) -> dict[str, Any]:
+def _point(cfg: StudyConfig, variant: str, kind: str, budget: float, shape: Shape, batch: int, lr: float,
+           seed: int | None = None) -> dict[str, Any]:
     m = shape.model_scale(cfg.seq_len)
     tokens = budget / m
-    rid = f"{variant}-{kind}-C{budget:.2e}-{shape.name}-b{batch}-lr{lr:.2e}"
+    seed = cfg.seed if seed is None else seed
+    rid = f"{variant}-{kind}-C{budget:.2e}-{shape.name}-b{batch}-lr{lr:.2e}" + (f"-s{seed}" if seed != cfg.seed else "")
     steps = max(1, math.ceil(tokens / (batch * cfg.seq_len)))
     windows = train_windows(cfg.data[variant], cfg.seq_len)
     return {
         "id": rid, "variant": variant, "kind": kind, "budget": budget, "data": cfg.data[variant],
         "n_layer": shape.n_layer, "d_model": shape.d_model, "n_head": shape.n_head, "ffn_hidden": shape.ffn_hidden,
         "model_scale": m, "tokens": tokens,
-        "batch_size": batch, "batch_tokens": batch * cfg.seq_len, "lr": lr, "steps": steps,
+        "batch_size": batch, "batch_tokens": batch * cfg.seq_len, "lr": lr, "steps": steps, "seed": seed,
         "epochs": (steps * batch / windows) if windows else None,  # passes over the training split
         "out": str(Path(cfg.out) / variant / "runs" / rid),
     }
@@ -170,8 +175,12 @@ def isoflop_points(cfg: StudyConfig, variants: list[str] | None = None, fits: di
             else:
                 plan = scaling.plan(compute=c, seq_len=cfg.seq_len)
                 batch, lr = max(1, plan.batch_sequences), plan.learning_rate
-            points += [_point(cfg, variant, "isoflop", c, s, batch, lr) for s in cfg.shapes]
+            points += [_point(cfg, variant, "isoflop", c, s, batch, lr, seed) for s in cfg.shapes for seed in _seeds(cfg)]
     return points
+
+
+def _seeds(cfg: StudyConfig) -> range:
+    return range(cfg.seed, cfg.seed + cfg.seeds)
 
 
 def grid_points(cfg: StudyConfig, fits: dict[str, HyperparameterFit] | None = None) -> list[dict[str, Any]]:
@@ -196,7 +205,8 @@ def run_point(point: dict[str, Any], cfg: dict[str, Any]) -> dict[str, Any]:
             model_overrides={"n_layer": point["n_layer"], "d_model": point["d_model"], "n_head": point["n_head"], "n_kv_head": point["n_head"],
                              "ffn_hidden": point["ffn_hidden"], "max_seq_len": max(cfg["seq_len"], 1)},
             batch_size=point["batch_size"], micro_batch_size=point["batch_size"], lr=point["lr"], warmup_steps=cfg["warmup_steps"],
-            eval_every=10**9, eval_batches=cfg["eval_batches"], eval_batch_size=cfg.get("eval_batch_size"), log_every=10**9, seed=cfg["seed"], device=cfg["device"],
+            eval_every=10**9, eval_batches=cfg["eval_batches"], eval_batch_size=cfg.get("eval_batch_size"), log_every=10**9,
+            seed=point.get("seed", cfg["seed"]), device=cfg["device"],
             ckpt_every_steps=10**9 if cfg["save_checkpoints"] else 0, ckpt_every_minutes=0, keep_last=1,
             async_checkpoint="off", compile="off", progress=False, tensorboard=False,
         )
@@ -260,7 +270,8 @@ def read_results(path: Path) -> list[dict[str, Any]]:
 # ----------------------------------------------------------------------------- fits, holdout, report
 
 
-def _holdout_point(cfg: StudyConfig, variant: str, fit: StudyFit) -> dict[str, Any]:
+def _holdout_points(cfg: StudyConfig, variant: str, fit: StudyFit) -> list[dict[str, Any]]:
+    """The held-out run, once per seed: the shape nearest the fitted M_opt(C), batch and lr from the fitted laws."""
     c = float(cfg.holdout_budget)
     if fit.allocation:
         m_opt = float(fit.allocation.model_scale(c))
@@ -273,7 +284,7 @@ def _holdout_point(cfg: StudyConfig, variant: str, fit: StudyFit) -> dict[str, A
     else:
         plan = scaling.plan(compute=c, seq_len=cfg.seq_len)
         batch, lr = plan.batch_sequences, plan.learning_rate
-    return _point(cfg, variant, "holdout", c, shape, batch, lr)
+    return [_point(cfg, variant, "holdout", c, shape, batch, lr, seed) for seed in _seeds(cfg)]
 
 
 def allocation_summary(fit: StudyFit) -> dict[str, Any] | None:
@@ -328,13 +339,14 @@ def _run_holdouts(cfg: StudyConfig, fits: dict[str, StudyFit], report: dict[str,
     The predictions go to ``OUT/holdout_prediction.json`` before any held-out run starts. With ``preregister``
     the runs are refused (``holdout.refused``) unless :func:`preregistration` is ok.
     """
-    points = {v: _holdout_point(cfg, v, f) for v, f in fits.items() if f.loss}
+    points = {v: _holdout_points(cfg, v, f) for v, f in fits.items() if f.loss}
     prereg = preregistration(cfg.config_file, results)
     report["preregistration"] = prereg
-    predictions = {v: {**fits[v].predict_loss(float(cfg.holdout_budget)), "point": p["id"]} for v, p in points.items()}
+    predictions = {v: {**fits[v].predict_loss(float(cfg.holdout_budget)), "point": ps[0]["id"], "points": [p["id"] for p in ps]}
+                   for v, ps in points.items()}
     pred_path = Path(cfg.out) / "holdout_prediction.json"
     finished = {r["id"] for r in read_results(results) if r.get("status") in ("ok", "skipped")}
-    if not pred_path.exists() or any(p["id"] not in finished for p in points.values()):  # before any held-out run trains
+    if not pred_path.exists() or any(p["id"] not in finished for ps in points.values() for p in ps):  # before any held-out run trains
         write_bytes_atomic(str(pred_path), json.dumps({"written_at": time.time(), "preregistration": prereg, "predictions": predictions},
                                                      indent=1, default=str).encode())
     report["holdout_prediction"] = str(pred_path)
@@ -343,13 +355,16 @@ def _run_holdouts(cfg: StudyConfig, fits: dict[str, StudyFit], report: dict[str,
         for variant in points:
             report["variants"][variant]["holdout"] = {**predictions[variant], "refused": f"not pre-registered: {prereg['reason']}"}
         return
-    rows = {r["variant"]: r for r in run_points(list(points.values()), cfg, results, **run_kw)}
+    rows = run_points([p for ps in points.values() for p in ps], cfg, results, **run_kw)
     for variant in points:
-        row = rows.get(variant, {})
+        runs = [r for r in rows if r["variant"] == variant]
         pred = predictions[variant]  # the one written to holdout_prediction.json before training
-        actual = row.get("loss")
+        losses = [float(r["loss"]) for r in runs if r.get("status") == "ok" and r.get("loss") is not None]
+        # the prediction is of the mean over seeds (the fits use the mean): every seed must have finished
+        actual = sum(losses) / len(losses) if losses and len(losses) == len(points[variant]) else None
         report["variants"][variant]["holdout"] = {
-            **pred, "run": row, "actual": actual, "relative_error": (actual / pred["loss"] - 1) if actual else None,
+            **pred, "run": runs[0] if runs else {}, "runs": runs, "seed_losses": losses, "actual": actual,
+            "relative_error": (actual / pred["loss"] - 1) if actual else None,
             "inside_interval": bool(actual and pred["low"] <= actual <= pred["high"]),
         }
 
@@ -390,7 +405,7 @@ def run_scaling_study(cfg: StudyConfig, *, executor: str = "ray", ray_address: s
     if cfg.holdout_budget:
         _run_holdouts(cfg, fits, report, results, executor=executor, ray_address=ray_address)
     # the runs this report is built from (results.jsonl also keeps rows an earlier config of the study had)
-    holdout_rows = [e["holdout"]["run"] for e in report["variants"].values() if (e.get("holdout") or {}).get("run")]
+    holdout_rows = [r for e in report["variants"].values() for r in (e.get("holdout") or {}).get("runs", [])]
     report["run_ids"] = [r["id"] for r in rows + holdout_rows]
     report["epochs"] = {v: {kind: max((r.get("epochs") or 0 for r in rows + holdout_rows if r["variant"] == v and r["kind"] == kind
                                       and r["status"] == "ok"), default=None) for kind in ("hparam", "isoflop", "holdout")}

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from model import scaling
-from model.scaling_fit import fit_offset_power_law, fit_power_law, fit_study, isoflop_minimum, near_optimal, write_laws
+from model.scaling_fit import fit_offset_power_law, fit_power_law, fit_study, isoflop_minimum, mean_over_seeds, near_optimal, write_laws
 
 BUDGETS = [1e17, 1e18, 1e19, 1e20, 1e21]
 TRUE = {"batch": (0.29, 0.33), "lr": (0.31, -0.125), "model": (0.17, 0.52), "loss": (9.0, -0.05)}
@@ -100,6 +100,35 @@ def test_fitter_recovers_known_exponents_from_noisy_synthetic_study() -> None:
     pred = fit.predict_loss(1e23)
     assert pred["low"] < law("loss", 1e23) < pred["high"]
     assert abs(pred["loss"] / law("loss", 1e23) - 1) < 0.01
+
+
+def test_seeds_of_one_point_count_once_with_their_mean_loss() -> None:
+    """Two seeds per IsoFLOP point whose noise is equal and opposite: their mean is the true profile, so the fit
+    finds the true M_opt and L(C). Either seed alone is off (the noise here is the size seen on real profiles)."""
+    rng = np.random.default_rng(3)
+    seed_rows: dict[int, list[dict]] = {0: [], 1: []}
+    for c in BUDGETS:
+        for lm in np.linspace(-1.5, 1.5, 7):
+            m = law("model", c) * math.exp(lm)
+            clean = law("loss", c) * (1 + 0.02 * lm**2)
+            eps = 0.02 * rng.standard_normal()
+            for seed, sign in ((0, 1), (1, -1)):
+                seed_rows[seed].append({"kind": "isoflop", "budget": c, "model_scale": m, "loss": clean * (1 + sign * eps),
+                                        "status": "ok", "seed": seed, "id": f"C{c:.0e}-lm{lm:.1f}-s{seed}"})
+    failed = {**seed_rows[1][0], "id": "failed-s2", "seed": 2, "status": "failed", "loss": None}
+    both = fit_study(seed_rows[0] + seed_rows[1] + [failed])
+    assert both.allocation.model_scale.exp == pytest.approx(TRUE["model"][1], abs=1e-6)
+    assert both.loss.exp == pytest.approx(TRUE["loss"][1], abs=1e-6)
+    pooled = fit_study([{k: v for k, v in r.items() if k != "seed"} for r in seed_rows[0] + seed_rows[1]])
+    assert abs(pooled.allocation.model_scale.exp - TRUE["model"][1]) > 1e-3  # 14 separate points per budget: not the mean
+    one = fit_study(seed_rows[0])
+    assert abs(one.allocation.model_scale.exp - TRUE["model"][1]) > 0.01
+    merged = mean_over_seeds(seed_rows[0][:2] + seed_rows[1][:2] + [failed])
+    assert [r["seeds"] for r in merged if r["status"] == "ok"] == [2, 2] and merged[-1] is failed
+    assert merged[0]["loss"] == pytest.approx((seed_rows[0][0]["loss"] + seed_rows[1][0]["loss"]) / 2)
+    assert merged[0]["seed_losses"] == [seed_rows[0][0]["loss"], seed_rows[1][0]["loss"]] and merged[0]["loss_sd"] > 0
+    unseeded = [{k: v for k, v in r.items() if k != "seed"} for r in seed_rows[0][:2] + seed_rows[1][:2]]
+    assert mean_over_seeds(unseeded) == unseeded  # rows that do not name a seed are never merged
 
 
 def test_too_few_budgets_is_reported_not_raised() -> None:

@@ -22,6 +22,7 @@ def tiny_study(tokens: str, out: Path) -> StudyConfig:
         data={"markov": tokens}, out=str(out), budgets=[1e7, 3e7], lr_grid=[3e-3, 1e-2], batch_grid=[4],
         shapes=[Shape(1, 16, 2), Shape(1, 32, 2), Shape(1, 30, 4)],  # d_model 30 is not divisible by 4 heads: fails
         hparam_shape=Shape(1, 16, 2), seq_len=32, warmup_steps=1, min_steps=1, eval_batches=1, bootstrap=10, save_checkpoints=False, holdout_budget=6e7,
+        seeds=2,  # every IsoFLOP and held-out point trains twice, with seeds 0 and 1
     )
 
 
@@ -32,21 +33,27 @@ def test_tiny_study_end_to_end(ray_cluster, tmp_path) -> None:
     shipped = scaling.LAWS_FILE.read_text()
     report = run_scaling_study(cfg)
     rows = [r for r in read_results(Path(cfg.out) / "results.jsonl") if r["kind"] != "holdout"]
-    assert len(rows) == len(grid_points(cfg)) == 2 * (2 + 3)
+    assert len(rows) == len(grid_points(cfg)) == 2 * (2 + 3 * 2)
     failed = [r for r in rows if r["status"] == "failed"]
-    assert {r["d_model"] for r in failed} == {30} and len(failed) == 2
+    assert {r["d_model"] for r in failed} == {30} and len(failed) == 4
     assert all("not divisible" in r["error"] for r in failed)
     ok = [r for r in rows if r["status"] == "ok"]
-    assert len(ok) == 8 and all(r["loss"] > 0 for r in ok)
+    assert len(ok) == 12 and all(r["loss"] > 0 for r in ok)
     assert all((Path(r["out"]) / "summary.json").exists() for r in ok)
+    iso = {(r["budget"], r["d_model"], r["seed"]): r["loss"] for r in ok if r["kind"] == "isoflop"}
+    assert len(iso) == 8 and all(iso[(c, d, 0)] != pytest.approx(iso[(c, d, 1)], rel=1e-4) for c, d, _ in iso)  # the seed is used
     entry = report["variants"]["markov"]
-    assert entry["runs"] == {"ok": 8, "failed": 2, "diverged": 0, "skipped": 0}
+    assert entry["runs"] == {"ok": 12, "failed": 4, "diverged": 0, "skipped": 0}
+    vertex_losses = {m["budget"]: m["loss"] for m in entry["fit"]["allocation"]["minima"]}
+    assert all(min(iso[k] for k in iso if k[0] == c) != pytest.approx(v) for c, v in vertex_losses.items())  # no single seed's run
     assert entry["fit"]["hyperparameters"] is not None and entry["fit"]["loss"] is not None
     laws = scaling.load_laws(entry["laws_file"])
     assert laws["learning_rate"]["exp"] == pytest.approx(entry["fit"]["hyperparameters"]["learning_rate"]["exp"])
     assert scaling.LAWS_FILE.read_text() == shipped
     holdout = entry["holdout"]  # trained after the fits: the shape nearest the fitted M_opt, batch / lr from the fitted laws
     assert holdout["run"]["kind"] == "holdout" and holdout["run"]["status"] == "ok" and holdout["actual"] > 0
+    assert [r["seed"] for r in holdout["runs"]] == [0, 1] and holdout["points"] == [r["id"] for r in holdout["runs"]]
+    assert holdout["actual"] == pytest.approx(sum(holdout["seed_losses"]) / 2) and len(set(holdout["seed_losses"])) == 2
     assert holdout["relative_error"] == pytest.approx(holdout["actual"] / holdout["loss"] - 1)
     assert json.loads((Path(cfg.out) / "report.json").read_text())["comparison"].keys() == {"markov"}
     pngs = report["plots"]
@@ -56,8 +63,8 @@ def test_tiny_study_end_to_end(ray_cluster, tmp_path) -> None:
     before = len((Path(cfg.out) / "results.jsonl").read_text().splitlines())
     run_scaling_study(cfg, plots=False)
     after = len((Path(cfg.out) / "results.jsonl").read_text().splitlines())
-    assert after == before + 2
-    assert len(read_results(Path(cfg.out) / "results.jsonl")) == 11  # + the held-out run
+    assert after == before + 4
+    assert len(read_results(Path(cfg.out) / "results.jsonl")) == 18  # + the held-out run's two seeds
     # the seed-noise benchmark retrains a finished point unchanged but for the seed
     point = next(r for r in ok if r["kind"] == "hparam")
     noise = seed_noise_main([cfg.out, "--id", point["id"], "--seeds", "0", "1", "--workers", "1"])[point["id"]]
