@@ -16,9 +16,11 @@ Writes into OUT:
 - ``export_info.json``: the source checkpoint, step, stage and tokenizer digest.
 
 Publishing: everything is written into a fresh temp dir next to OUT (``.tmp-OUT-*``); only when it is
-complete is the previous export renamed away (``.old-OUT``), the new one renamed in, and the old one
-deleted. A failure while writing leaves the previous export as it was; a crash between the two renames
-leaves ``.old-OUT``, which the next export puts back before it starts.
+complete does it take OUT's place, in one atomic ``renameat2(RENAME_EXCHANGE)`` swap with the previous
+export (Linux; ``storage.exchange_paths``), which is then deleted: a reader of OUT finds the old export or
+the new one, never neither. Where that call does not exist, the previous export is renamed away
+(``.old-OUT``) and the new one renamed in; a crash between those two renames leaves ``.old-OUT``, which the
+next export puts back before it starts. A failure while writing leaves the previous export as it was.
 
 Vocabulary padding: the model's vocabulary (a multiple of 128) is larger than the tokenizer's; the extra
 ids are never produced by the tokenizer and are exported as they are, so logits keep their shape.
@@ -44,6 +46,7 @@ from model.flags import from_flags
 from model.hf_compat import hf_llama_config, to_hf_state_dict
 from model.llama import ModelConfig
 from model.tokenizer import BOS, EOS, PAD, UNK, Tokenizer
+from storage import exchange_paths
 
 def tokenizer_files(tok: Tokenizer, out: Path, max_len: int) -> None:
     (out / "tokenizer.model").write_bytes(tok.model_proto)
@@ -99,10 +102,14 @@ def export_hf(checkpoint: str, out: str, tokenizer: str = "", dtype: str = "floa
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
-    if final.exists():
+    if not final.exists():
+        stage.rename(final)
+    elif exchange_paths(str(stage), str(final)):  # one atomic swap: OUT is always a whole export
+        shutil.rmtree(stage, ignore_errors=True)  # (the previous export, now under the temp name)
+    else:  # no renameat2(RENAME_EXCHANGE) here: two renames, with a window where OUT does not exist
         final.rename(old)
-    stage.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
+        stage.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
     return final
 
 

@@ -48,6 +48,7 @@ Usage (reader)::
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import hashlib
 import io
 import json
@@ -128,6 +129,32 @@ def write_bytes_atomic(uri: str, data: bytes) -> None:
     with fs.open_output_stream(tmp) as f:
         f.write(data)
     fs.move(tmp, path)
+
+
+_RENAME_EXCHANGE = 2  # linux/fs.h
+
+
+def exchange_paths(a: str, b: str) -> bool:
+    """Swap two existing local paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``): a reader sees
+    either the old or the new entry at each name, never neither. Returns False, having changed nothing, where
+    the C library, kernel or filesystem has no such call (the caller falls back to two renames)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):  # not glibc >= 2.28 (or not Linux)
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    at_fdcwd = -100
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        _fsync_dir(os.path.dirname(os.path.abspath(a)) or ".")
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):  # no RENAME_EXCHANGE here
+        return False
+    raise OSError(err, f"cannot exchange {a} and {b}: {os.strerror(err)}")
 
 
 def _fsync_dir(path: str) -> None:

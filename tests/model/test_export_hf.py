@@ -116,3 +116,32 @@ def test_a_failure_mid_export_leaves_the_previous_export_intact(tiny_tok: Tokeni
     export_hf(newer, str(out))
     assert json.loads((out / "export_info.json").read_text())["step"] == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "export"]
+
+
+def test_a_new_export_replaces_the_old_one_in_one_atomic_swap(tiny_tok: Tokenizer, tiny_tok_dir: str, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """OUT is never missing: the finished export and the previous one are exchanged by one renameat2 call
+    (before, OUT was renamed away and the new one renamed in, and a reader between the two found nothing)."""
+    import model.export_hf as export_mod
+
+    out = tmp_path / "export"
+    export_hf(write_tiny_checkpoint(tmp_path / "a", tiny_model(tiny_tok.padded_vocab_size, seed=1), tiny_tok_dir, step=1), str(out))
+    newer = write_tiny_checkpoint(tmp_path / "b", tiny_model(tiny_tok.padded_vocab_size, seed=2), tiny_tok_dir, step=2)
+    real_rename = Path.rename
+    seen: list[bool] = []
+
+    def rename_and_look(self: Path, target: str | Path) -> Path:
+        result = real_rename(self, target)
+        seen.append((out / "config.json").exists())  # what a reader of OUT would find right now
+        return result
+
+    monkeypatch.setattr(Path, "rename", rename_and_look)
+    export_hf(newer, str(out))
+    assert False not in seen
+    assert json.loads((out / "export_info.json").read_text())["step"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "export"]  # the old export is gone
+    monkeypatch.setattr(export_mod, "exchange_paths", lambda a, b: False)  # a system without RENAME_EXCHANGE
+    export_hf(write_tiny_checkpoint(tmp_path / "c", tiny_model(tiny_tok.padded_vocab_size, seed=3), tiny_tok_dir, step=3), str(out))
+    assert seen[-2:] == [False, True]  # the two-rename fallback: the window this test exists for
+    assert json.loads((out / "export_info.json").read_text())["step"] == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "c", "export"]

@@ -413,3 +413,17 @@ def test_atomic_write_leaves_no_temp_file_and_replaces_whole(tmp_path: Path) -> 
     write_bytes_atomic(str(target), b"two")
     assert target.read_bytes() == b"two"
     assert [p.name for p in target.parent.iterdir()] == ["pipeline.json"]
+
+
+def test_exchange_paths_swaps_two_directories_in_one_step(tmp_path: Path) -> None:
+    from storage import exchange_paths
+
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "v").write_text("2")
+    (tmp_path / "cur").mkdir()
+    (tmp_path / "cur" / "v").write_text("1")
+    assert exchange_paths(str(tmp_path / "new"), str(tmp_path / "cur"))  # Linux with glibc >= 2.28, as CI
+    assert (tmp_path / "cur" / "v").read_text() == "2" and (tmp_path / "new" / "v").read_text() == "1"
+    with pytest.raises(FileNotFoundError, match="cannot exchange"):
+        exchange_paths(str(tmp_path / "new"), str(tmp_path / "missing"))
+    assert (tmp_path / "new" / "v").read_text() == "1" and not (tmp_path / "missing").exists()
