@@ -6,6 +6,8 @@
     python -m benchmarks.scaling_tables runs/bench/scaling-real/study                 # tables for BENCHMARKS.md
     python -m benchmarks.scaling_real --out runs/bench/scaling-real --config configs/scaling_study_real_offset.yaml \
         --study study-offset                                                          # the second pass, same data
+    python -m benchmarks.scaling_real --out runs/bench/scaling-real --config configs/scaling_study_real_seeds.yaml \
+        --study study-seeds                                                           # the third pass (3 seeds, ~26 min)
 
 Data (``OUT/data``, cached; every step is an ordinary stage run, a rerun is a no-op):
 
@@ -22,7 +24,8 @@ Data (``OUT/data``, cached; every step is an ordinary stage run, a rerun is a no
 The study (``configs/scaling_study_real.yaml``) runs with ``max_epochs: 1``: a grid point that would read
 its training split more than once is skipped, and the report gives each point's epochs. The config sets
 ``preregister: true``: the held-out run is refused unless the config file is committed and unchanged, and
-the report's ``preregistration`` names that commit (6f5715b for the shipped config). Results: docs/scaling.md,
+the report's ``preregistration`` names that commit (6f5715b for the shipped config; c23f749 and 71bf7e7 for the
+second and third passes). Results: docs/scaling.md,
 "The real-text study", and BENCHMARKS.md.
 """
 

@@ -41,7 +41,7 @@ def isoflop_table(rows: list[dict[str, Any]], variant: str, minima: dict[float, 
                 cells.append(f"**{r['loss']:.3f}**" if m == best else f"{r['loss']:.3f}")
         mn = minima.get(c)
         where = "-" if not mn else f"{mn['model_scale']:.2e} ({'vertex' if mn['quadratic'] else 'edge'})"
-        lines.append(f"| {c:.0e} | " + " | ".join(cells) + f" | {where} |")
+        lines.append(f"| {c:.2g} | " + " | ".join(cells) + f" | {where} |")
     return "\n".join(lines)
 
 
@@ -53,7 +53,7 @@ def hparam_table(rows: list[dict[str, Any]], variant: str) -> str:
         by = {(r["batch_size"], r["lr"]): r for r in hp if r["budget"] == c}
         best = min((r["loss"] for r in by.values() if r.get("loss") is not None), default=None)
         cells = [("**%.3f**" if by[k]["loss"] == best else "%.3f") % by[k]["loss"] if k in by and by[k].get("loss") is not None else "-" for k in combos]
-        lines.append(f"| {c:.0e} | " + " | ".join(cells) + " |")
+        lines.append(f"| {c:.2g} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -79,7 +79,7 @@ def main() -> None:
         fields["L(C) fit"].append(describe_loss_law(loss, se=True))
         if h.get("actual") is not None:
             run = h.get("run") or {}
-            fields["held-out run"].append(f"C = {h['compute']:.0e}, L{run.get('n_layer')} d{run.get('d_model')}, "
+            fields["held-out run"].append(f"C = {h['compute']:.2g}, L{run.get('n_layer')} d{run.get('d_model')}, "
                                           f"batch {run.get('batch_size')}, lr {run.get('lr', 0):.2e}")
             fields["predicted loss [95% PI]"].append(f"{h['loss']:.3f} [{h['low']:.3f}, {h['high']:.3f}]")
             seeds = h.get("seed_losses") or [h["actual"]]
