@@ -159,8 +159,9 @@ def _extra_kinds() -> list:
              outcome="kept (last value wins, as json.loads)"),
         Kind("directory_named_jsonl", "a directory called x.jsonl holding good.jsonl", directory_named_jsonl, 3,
              outcome="walked as a directory"),
-        Kind("non_utf8_file_name", "a file and a directory whose names are not UTF-8", non_utf8_file_name, 3, 2, error="not valid UTF-8",
-             outcome="each quarantined by its \\x-escaped name, the run goes on"),
+        Kind("non_utf8_file_name", "a file and a directory whose names are not UTF-8", non_utf8_file_name, 9,
+             good_ids=GOOD_IDS + [f"{p}-{i}" for p in ("name", "dirname") for i in range(3)],
+             outcome="both read; stored under their \\x-escaped names"),
     ]
 
 

@@ -54,6 +54,7 @@ from tasks.readers import (
     ReaderOptions,
     ReaderStats,
     list_input_files,
+    printable_path,
     read_input_file,
 )
 from tasks.code_digest import stage_code_digest
@@ -254,7 +255,7 @@ class IngestFileProcessor:
         for w in writers.values():
             w.flush()
         return {
-            "path": f.path,
+            "path": f.name,
             "fmt": f.fmt,
             "counts": funnel.total.to_dict(),
             "by_source": {s: c.to_dict() for s, c in funnel.by_source.items()},
@@ -349,7 +350,7 @@ def file_fingerprint(path: str, how: str, problem: str | None = None) -> str:
     """Digest of one input file for the content key (see module docstring); a path the listing
     refused (a link out of the root, a dangling link) is keyed by its path and the problem."""
     if problem:
-        return "problem:" + hashlib.sha256(f"{os.path.abspath(path)}|{problem}".encode()).hexdigest()
+        return "problem:" + hashlib.sha256(os.fsencode(os.path.abspath(path)) + f"|{problem}".encode()).hexdigest()
     if how == "sha256":
         h = hashlib.sha256()
         with open(path, "rb") as fh:
@@ -357,7 +358,7 @@ def file_fingerprint(path: str, how: str, problem: str | None = None) -> str:
                 h.update(chunk)
         return "sha256:" + h.hexdigest()
     st = os.stat(path)
-    return "stat:" + hashlib.sha256(f"{os.path.abspath(path)}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()
+    return "stat:" + hashlib.sha256(os.fsencode(os.path.abspath(path)) + f"|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()
 
 
 def _merge_funnels(into: dict[str, dict[str, Any]], name: str, c: dict[str, Any]) -> None:
@@ -384,7 +385,8 @@ def run_ingest(
     """
     cfg = cfg or IngestConfig()
     files, skipped = list_input_files(list(inputs))
-    refs = [InputRef(uri=f.path, digest=file_fingerprint(f.path, cfg.input_fingerprint, f.problem)) for f in files]
+    skipped = [printable_path(p) for p in skipped]
+    refs = [InputRef(uri=f.name, digest=file_fingerprint(f.path, cfg.input_fingerprint, f.problem)) for f in files]
     config = {**asdict(cfg), "source": source}
     config.pop("max_internal_error_rate")  # decides whether the stage succeeds, never what it writes
     writer = DatasetWriter(out, kind="documents", stage=STAGE, config=config, inputs=refs,
@@ -399,7 +401,7 @@ def run_ingest(
             "root": f.root,
             "fmt": f.fmt,
             "problem": f.problem,
-            "source": source or os.path.basename(os.path.dirname(f.path)) or "unknown",
+            "source": source or os.path.basename(os.path.dirname(f.name)) or "unknown",
         }
         for i, f in enumerate(files)
     ]

@@ -21,7 +21,7 @@ lines are read with a size cap, Parquet by batches, WARC payloads up to ``max_ht
 
 from tasks.readers.files import InputFile, detect_format, list_input_files
 from tasks.readers.ids import derive_doc_id
-from tasks.readers.records import DroppedRecord, QuarantinedRecord, RawDocument, ReaderOptions, ReaderStats
+from tasks.readers.records import DroppedRecord, QuarantinedRecord, RawDocument, ReaderOptions, ReaderStats, printable_path
 from tasks.readers.dispatch import read_input_file
 
 __all__ = [
@@ -34,5 +34,6 @@ __all__ = [
     "derive_doc_id",
     "detect_format",
     "list_input_files",
+    "printable_path",
     "read_input_file",
 ]

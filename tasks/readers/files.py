@@ -26,6 +26,10 @@ argument, or a glob's fixed prefix): every real file under the root is read once
 - A path that is not a regular file (a FIFO, a socket, a device) is an entry with ``problem`` set
   and is never opened, so a named pipe cannot hang a worker.
 
+A file or directory whose name is not valid UTF-8 (a Latin-1 or GBK name from an old system) is read like
+any other, by its own bytes; what is stored (quarantine ``source_file``, per-file stats, the ids of id-less
+records) names it with those bytes as ``\\xNN`` (:func:`tasks.readers.records.printable_path`).
+
 Files named explicitly on the command line are trusted (the user chose them): they are read
 wherever they point, but a FIFO or device is still refused.
 """
@@ -36,6 +40,8 @@ import glob
 import os
 import stat
 from dataclasses import dataclass
+
+from tasks.readers.records import printable_path
 
 _COMPRESSION = (".gz", ".zst", ".zstd")
 _FORMATS = {
@@ -54,13 +60,18 @@ class InputFile:
     problem: str | None = None  # why this path is not read (outside the root, dangling, not a file)
 
     @property
+    def name(self) -> str:
+        """``path`` as stored text (a name that is not UTF-8 has its bytes as ``\\xNN``)."""
+        return printable_path(self.path)
+
+    @property
     def relpath(self) -> str:
-        return os.path.relpath(self.path, self.root)
+        return printable_path(os.path.relpath(self.path, self.root))
 
     @property
     def id_name(self) -> str:
         """The name ids of id-less records are derived from (see tasks.readers.ids)."""
-        return self.relpath if self.fmt == "html" else os.path.basename(self.path)
+        return self.relpath if self.fmt == "html" else printable_path(os.path.basename(self.path))
 
 
 def detect_format(path: str) -> str:
@@ -81,16 +92,6 @@ def detect_format(path: str) -> str:
 
 def _inside(path: str, boundary: str) -> bool:
     return path == boundary or path.startswith(boundary.rstrip(os.sep) + os.sep)
-
-
-def _not_utf8(name: str) -> str | None:
-    """``name`` with its undecodable bytes as ``\\xNN`` when it is not valid UTF-8 (os.fsdecode's
-    surrogates cannot be written to a manifest or a Parquet string), else None."""
-    try:
-        name.encode("utf-8")
-        return None
-    except UnicodeEncodeError:
-        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _file_kind(mode: int) -> str:
@@ -146,11 +147,6 @@ class _Listing:
                 path = os.path.join(dirpath, d)
                 if d.startswith("."):
                     dirnames.remove(d)
-                elif _not_utf8(path):
-                    dirnames.remove(d)
-                    self.problem(_not_utf8(path), root, "directory name is not valid UTF-8 (bytes shown as \\xNN); "
-                                                        "not walked (rename it to ingest its files)")
-                    found += 1
                 elif os.path.islink(path):  # os.walk lists links to directories here and never enters them
                     dirnames.remove(d)
                     real = os.path.realpath(path)
@@ -164,11 +160,7 @@ class _Listing:
                 if name.startswith("."):
                     continue
                 path = os.path.join(dirpath, name)
-                if _not_utf8(path):
-                    self.problem(_not_utf8(path), root, "file name is not valid UTF-8 (bytes shown as \\xNN); "
-                                                        "not read (rename it to ingest it)")
-                    found += 1
-                elif detect_format(path) == "unknown":
+                if detect_format(path) == "unknown":
                     self.skipped.append(path)
                 else:
                     self.add(path, root, boundary)

@@ -5,6 +5,7 @@ batches of ``parquet_batch_rows`` so memory stays bounded. Optional ``id``, ``ur
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -18,8 +19,13 @@ Item = RawDocument | QuarantinedRecord
 
 
 def read_parquet(f: InputFile, opts: ReaderOptions, stats: ReaderStats) -> Iterator[Item]:
+    with open(f.path, "rb") as fh:  # a file object: pyarrow refuses a str path whose name is not UTF-8
+        yield from _read_parquet(fh, f, opts, stats)
+
+
+def _read_parquet(fh: BinaryIO, f: InputFile, opts: ReaderOptions, stats: ReaderStats) -> Iterator[Item]:
     try:
-        pf = pq.ParquetFile(f.path)
+        pf = pq.ParquetFile(fh)
     except (pa.ArrowException, OSError) as e:
         yield QuarantinedRecord(f.path, 0, None, f"not a readable Parquet file: {e}", file_preview(f.path, 0, opts.preview_bytes))
         return

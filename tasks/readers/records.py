@@ -41,6 +41,16 @@ class DroppedRecord:
     text: str | None = None
 
 
+def printable_path(path: str) -> str:
+    """``path`` as text that can be stored (a manifest, a Parquet string): a name that is not valid UTF-8 (os.fsdecode
+    keeps its bytes as lone surrogates) gets those bytes as ``\\xNN``; any other path comes back unchanged."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 @dataclass(slots=True)
 class QuarantinedRecord:
     source_file: str
@@ -50,6 +60,10 @@ class QuarantinedRecord:
     raw: str | None
     internal: bool = False  # our code (a parser, a bug) failed on this record, not the data
     trace: str | None = None  # the traceback of an internal error
+
+    def __post_init__(self) -> None:
+        self.source_file = printable_path(self.source_file)  # a file name that is not UTF-8: its bytes as \xNN
+        self.error = printable_path(self.error)  # a message that quotes such a name
 
 
 @dataclass
