@@ -7,7 +7,9 @@ For every data variant and compute budget C:
 - IsoFLOP profile: every shape in ``shapes`` trained to the same C (D = C / M), batch and lr from the planner
   (``isoflop_hparams: planner``) or, as DeepSeek did, from the B_opt(C) / eta_opt(C) laws this study fitted
   on its own hyperparameter grid (``isoflop_hparams: fitted``: the grid runs first, then the profiles).
-Each grid point is a normal ``model.pretrain.main`` run with its own directory (metrics, checkpoint,
+With ``seeds: N`` every IsoFLOP point and the held-out run train N times (seeds ``seed`` .. ``seed + N - 1``,
+run ids ``...-s<seed>`` beyond the first); the fits use each point's mean loss and the held-out actual is the
+mean of its N runs. Each grid point is a normal ``model.pretrain.main`` run with its own directory (metrics, checkpoint,
 summary) under ``OUT/<variant>/runs/<id>``; a failed or diverged run becomes a row with ``status`` and
 ``error``. Rows go to ``OUT/results.jsonl`` as runs finish (a rerun skips finished rows). Then
 ``model.scaling_fit.fit_study`` per variant, ``OUT/<variant>/scaling_laws.json`` (planner format), an
